@@ -1,0 +1,220 @@
+"""Wiring of one server process: database, services, both transports, signals, shutdown.
+
+No business logic lives here. Start-up order: database (embedded or DATABASE_URL) →
+migrations (dev mode) → demo data (dev mode) → services → gRPC and HTTP listeners. Shutdown
+runs the other way, each step bounded by the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from granian.constants import HTTPModes, Interfaces
+from granian.server.embed import Server as GranianServer
+from grpc_health.v1 import health_pb2
+
+from server.errors import Unavailable
+from server.metrics import exposition
+from server.models import Role
+from server.service import admin
+from server.service.auth import Authenticator
+from server.service.pagination import PageTokens
+from server.service.warm_pools import WarmPoolService
+from server.store import migrate as migrations
+from server.store import tenancy
+from server.store.database import Database
+from server.store.embedded import EmbeddedPostgres
+from server.transport.connect import build_connect_app
+from server.transport.grpc import PREBUILD_SERVICE, build_grpc_server
+from server.transport.handlers import PrebuildHandlers
+from server.transport.http import HttpRouter
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from pathlib import Path
+
+    from server.config import Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_TOKEN_FILE = "demo-token"
+
+
+@dataclass
+class Endpoints:
+    grpc_port: int
+    http_port: int
+
+
+async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
+    embedded = None
+    url = settings.database_url
+    if not url:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = await embedded.start()
+    try:
+        db = await Database.connect(
+            url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout=settings.db_timeout_seconds,
+        )
+    except BaseException:
+        if embedded is not None:
+            await embedded.stop()
+        raise
+    return db, embedded
+
+
+async def ensure_demo_data(db: Database, data_dir: Path) -> str | None:
+    """Create the demo tenancy on first run; returns the demo token (kept in the data dir)."""
+    token_file = data_dir / DEMO_TOKEN_FILE
+    if await tenancy.organization_exists(db, admin.DEMO_ORGANIZATION_ID):
+        return await asyncio.to_thread(_read_token_file, token_file)
+    await admin.apply_bootstrap(db, admin.demo_document())
+    _, secret = await admin.create_token(db, admin.DEMO_ORGANIZATION_ID, Role.ADMIN, "demo")
+    await asyncio.to_thread(_write_token_file, token_file, secret)
+    return secret
+
+
+def _read_token_file(path: Path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
+
+
+def _write_token_file(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    on_ready: Callable[[Endpoints], Awaitable[None] | None] | None = None,
+) -> None:
+    """Run the server until `stop` is set, then shut down gracefully."""
+    db, embedded = await open_database(settings)
+    try:
+        await _serve_with_database(settings, db, stop, on_ready)
+    finally:
+        await db.close()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def _serve_with_database(
+    settings: Settings,
+    db: Database,
+    stop: asyncio.Event,
+    on_ready: Callable[[Endpoints], Awaitable[None] | None] | None,
+) -> None:
+    if settings.dev:
+        await migrations.migrate(db)
+        demo_token = await ensure_demo_data(db, settings.data_dir)
+        if demo_token:
+            print(
+                f"demo token (also in {settings.data_dir / DEMO_TOKEN_FILE}):\n"
+                f"  export GITPOD_API_KEY={demo_token}",
+                flush=True,
+            )
+    else:
+        have, want = await migrations.applied_version(db), migrations.latest_version()
+        if have < want:
+            raise SystemExit(
+                f"database schema is at version {have}, this server needs {want}: "
+                "run `python -m server migrate` first"
+            )
+
+    page_key = await tenancy.server_key(db, "page_tokens", secrets.token_bytes(32))
+    handlers = PrebuildHandlers(
+        Authenticator(db),
+        WarmPoolService(db, PageTokens(page_key), settings.deleted_retention_seconds),
+    )
+
+    grpc_server, health, grpc_port = build_grpc_server(
+        handlers,
+        host=settings.host,
+        port=settings.grpc_port,
+        max_request_bytes=settings.max_request_bytes,
+    )
+
+    async def readiness() -> tuple[bool, str]:
+        try:
+            have = await migrations.applied_version(db)
+        except Unavailable as exc:
+            return False, exc.message
+        want = migrations.latest_version()
+        if have < want:
+            return False, f"migrations pending: schema version {have}, want {want}"
+        return True, "ready"
+
+    router = HttpRouter(
+        [
+            (f"/{PREBUILD_SERVICE}/", build_connect_app(handlers, settings.max_request_bytes)),
+        ],
+        readiness=readiness,
+        metrics=exposition,
+        max_request_bytes=settings.max_request_bytes,
+    )
+    http_server = GranianServer(
+        router,
+        address=settings.host,
+        port=settings.http_port,
+        interface=Interfaces.ASGINL,
+        http=HTTPModes.auto,
+        log_enabled=False,
+        websockets=False,
+    )
+
+    await grpc_server.start()
+    http_task = asyncio.create_task(http_server.serve(), name="http-server")
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    await health.set(PREBUILD_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    log.info(
+        "serving gRPC on %s:%d and Connect/HTTP on %s:%d",
+        settings.host,
+        grpc_port,
+        settings.host,
+        settings.http_port,
+    )
+    if on_ready is not None:
+        result = on_ready(Endpoints(grpc_port=grpc_port, http_port=settings.http_port))
+        if result is not None:
+            await result
+
+    stop_wait = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({stop_wait, http_task}, return_when=asyncio.FIRST_COMPLETED)
+    if http_task in done:
+        stop_wait.cancel()
+        http_task.result()  # surfaces a failed HTTP listener (e.g. port in use)
+        raise RuntimeError("HTTP server stopped unexpectedly")
+
+    log.info(
+        "shutting down: draining in-flight calls (grace %.1fs)", settings.shutdown_grace_seconds
+    )
+    router.draining = True
+    await health.enter_graceful_shutdown()
+    grace = settings.shutdown_grace_seconds
+    http_server.stop()  # type: ignore[no-untyped-call]
+    await asyncio.gather(
+        grpc_server.stop(grace),
+        asyncio.wait_for(asyncio.shield(http_task), grace + 1),
+        return_exceptions=True,
+    )
+    if not http_task.done():
+        http_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await http_task
+    log.info("stopped")
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

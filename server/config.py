@@ -1,0 +1,133 @@
+"""Every setting of the server in one typed place.
+
+Each field reads an environment variable (named in its metadata) and can be overridden by a
+command-line flag of the same name in kebab case; `docs/configuration.md` is generated from
+nothing else, so keep the help texts accurate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def _setting(env: str, default: Any, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "DATABASE_URL",
+        "",
+        "Postgres URL (postgresql://user:pass@host:5432/db). Empty: start an embedded Postgres "
+        "in the data directory.",
+    )
+    data_dir: Path = _setting(
+        "WARMPOOL_DATA_DIR",
+        Path(".warmpool"),
+        "Directory of the embedded Postgres and of local state; survives restarts.",
+    )
+    dev_mode: bool | None = _setting(
+        "WARMPOOL_DEV",
+        None,
+        "Apply migrations on start and create the demo data on first run. Default: on with the "
+        "embedded database, off with DATABASE_URL.",
+    )
+    host: str = _setting(
+        "WARMPOOL_HOST",
+        "127.0.0.1",
+        "Address both ports listen on. Use 0.0.0.0 to serve other machines.",
+    )
+    http_port: int = _setting(
+        "WARMPOOL_HTTP_PORT", 8080, "Connect, gRPC-Web, /healthz, /readyz and /metrics."
+    )
+    grpc_port: int = _setting(
+        "WARMPOOL_GRPC_PORT", 9090, "gRPC with server reflection and grpc.health.v1."
+    )
+    max_request_bytes: int = _setting(
+        "WARMPOOL_MAX_REQUEST_BYTES",
+        1024 * 1024,
+        "Largest request body accepted, compressed or not; larger ones get resource_exhausted.",
+    )
+    db_pool_min: int = _setting("WARMPOOL_DB_POOL_MIN", 2, "Fewest open database connections.")
+    db_pool_max: int = _setting("WARMPOOL_DB_POOL_MAX", 10, "Most open database connections.")
+    db_timeout_seconds: float = _setting(
+        "WARMPOOL_DB_TIMEOUT_SECONDS",
+        5.0,
+        "Longest wait for a database connection or statement when the caller set no deadline.",
+    )
+    shutdown_grace_seconds: float = _setting(
+        "WARMPOOL_SHUTDOWN_GRACE_SECONDS",
+        10.0,
+        "On SIGTERM/SIGINT: how long in-flight calls may take to finish.",
+    )
+    deleted_retention_seconds: int = _setting(
+        "WARMPOOL_DELETED_RETENTION_SECONDS",
+        24 * 3600,
+        "How long a DELETED warm pool stays readable by GetWarmPool.",
+    )
+    log_level: str = _setting("WARMPOOL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.")
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def dev(self) -> bool:
+        return self.embedded_database if self.dev_mode is None else self.dev_mode
+
+
+def _parse(kind: Any, raw: str, env: str) -> Any:
+    text = raw.strip()
+    if kind in (bool, "bool", "bool | None"):
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{env}: expected true or false, got {raw!r}")
+    if kind in (int, "int"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{env}: expected an integer, got {raw!r}") from None
+    if kind in (float, "float"):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{env}: expected a number, got {raw!r}") from None
+    if kind in (Path, "Path"):
+        return Path(text)
+    return text
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings from the environment, then from explicit overrides (command-line flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        name = f.metadata["env"]
+        if name in env and env[name] != "":
+            values[f.name] = _parse(f.type, env[name], name)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return Settings(**values)
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) of every setting, for the docs table."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = "(empty)" if f.default in ("", None) else str(f.default)
+        rows.append((f.metadata["env"], default, f.metadata["help"]))
+    return rows

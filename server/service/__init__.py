@@ -1,0 +1,1 @@
+"""Use cases: validation, rules and authorization, independent of any protocol."""

@@ -1,0 +1,1 @@
+"""Storage: SQL, migrations, the connection pool and the embedded Postgres."""

@@ -1,0 +1,132 @@
+"""The asyncpg pool every part of the process shares, and the translation of its failures.
+
+A lost or unreachable database becomes `Unavailable` (retryable), never an unknown error;
+asyncpg reconnects by itself on the next acquire, so the server recovers without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from server.errors import Unavailable
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+log = logging.getLogger(__name__)
+
+# Failures that mean "the database cannot be reached or went away", as opposed to a bug in a
+# statement. Class 08 (connection exception), 53 (insufficient resources), 57P (operator
+# intervention, e.g. shutdown) and client-side connection errors.
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    return Unavailable(f"database unavailable ({type(exc).__name__}); retry later")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn connection-level asyncpg/OS failures into `Unavailable`."""
+    try:
+        yield
+    except asyncpg.exceptions.QueryCanceledError as exc:
+        # statement_timeout: the database is there but too slow to answer in time.
+        raise Unavailable("database did not answer in time; retry later") from exc
+    except _UNAVAILABLE_ERRORS as exc:
+        raise _unavailable(exc) from exc
+
+
+class Database:
+    """A pool of connections with timeouts and error translation applied to every use."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        timeout: float = 5.0,
+        wait_seconds: float = 30.0,
+    ) -> Database:
+        """Open the pool, retrying for `wait_seconds` while the database starts up."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait_seconds
+        delay = 0.1
+        while True:
+            try:
+                pool = await asyncpg.create_pool(
+                    url,
+                    min_size=min_size,
+                    max_size=max_size,
+                    timeout=timeout,
+                    command_timeout=timeout,
+                    server_settings={"application_name": "warmpool", "jit": "off"},
+                )
+            except _UNAVAILABLE_ERRORS as exc:
+                if loop.time() + delay > give_up:
+                    raise _unavailable(exc) from exc
+                log.info("database not reachable yet (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            return cls(pool, timeout)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        with translate_errors():
+            async with self._pool.acquire(timeout=self._timeout) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        with translate_errors():
+            async with self._pool.acquire(timeout=self._timeout) as conn, conn.transaction():
+                yield conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self._timeout)
+            return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.connection() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(sql, *args, timeout=self._timeout)
+            return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(sql, *args, timeout=self._timeout)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self.connection() as conn:
+            status: str = await conn.execute(sql, *args, timeout=self._timeout)
+            return status
+
+    async def close(self, timeout: float = 5.0) -> None:
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout)
+        except TimeoutError:
+            self._pool.terminate()

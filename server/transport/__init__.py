@@ -1,0 +1,1 @@
+"""Transports: gRPC and Connect adapters over the shared handlers."""

@@ -1,0 +1,197 @@
+"""Connect transport: the PrebuildService on connectrpc's ASGI application.
+
+connectrpc handles the protocol (JSON and binary, GET for side-effect-free methods, gzip,
+Connect-Timeout-Ms, size limits, gRPC-Web). This module adds what a public-API server needs
+around it: compact JSON, `application/json; charset=utf-8`, paging by query string for the
+older JSON SDKs, and the mapping of our errors to Connect errors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qs
+
+from connectrpc.code import Code as ConnectCode
+from connectrpc.codec import Codec
+from connectrpc.compat import google_protobuf_binary_codec
+from connectrpc.compression.gzip import GzipCompression
+from connectrpc.errors import ConnectError, ErrorDetail
+from gitpod.v1 import pagination_pb2, prebuild_connect
+from gitpod.v1 import prebuild_pb2 as pb
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from protobuf.wkt import Any as AnyDetail
+
+from server.errors import FieldViolation, InvalidArgument
+from server.metrics import observe_rpc
+from server.transport.status import BAD_REQUEST_TYPE_URL, status_from_exception
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from connectrpc.request import RequestContext
+
+    from server.transport.handlers import PrebuildHandlers
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Message)
+
+# Query parameters of the current HTTP request, set by the HTTP router for list calls.
+request_query: contextvars.ContextVar[dict[str, list[str]] | None] = contextvars.ContextVar(
+    "request_query", default=None
+)
+
+
+class CompactJSONCodec(Codec[Message, Any]):
+    """Canonical proto3 JSON without whitespace; unknown input fields are ignored."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+    def encode(self, message: Message) -> bytes:
+        return json.dumps(
+            json_format.MessageToDict(message), separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+    def decode(self, data: bytes | bytearray, message_class: type[M]) -> M:
+        message = message_class()
+        try:
+            json_format.Parse(bytes(data), message, ignore_unknown_fields=True)
+        except (json_format.ParseError, UnicodeDecodeError, RecursionError) as exc:
+            raise ConnectError(
+                ConnectCode.INVALID_ARGUMENT,
+                f"request body is not valid JSON for {_name(message)}: {exc}",
+            ) from None
+        return message
+
+
+def _name(message: Message) -> str:
+    return message.DESCRIPTOR.full_name
+
+
+CODECS: list[Codec] = [
+    google_protobuf_binary_codec(),
+    CompactJSONCodec("json"),
+    CompactJSONCodec("json; charset=utf-8"),
+]
+
+
+def _connect_error(exc: BaseException, method: str) -> ConnectError:
+    status = status_from_exception(exc, method)
+    details = []
+    bad_request = status.bad_request()
+    if bad_request is not None:
+        details.append(ErrorDetail(AnyDetail(type_url=BAD_REQUEST_TYPE_URL, value=bad_request)))
+    return ConnectError(ConnectCode(status.code.connect_name), status.message, details)
+
+
+async def _respond(
+    ctx: RequestContext[Any, Any], method: str, call: Callable[[str | None], Awaitable[T]]
+) -> T:
+    started = time.perf_counter()
+    try:
+        result = await call(ctx.request_headers.get("authorization"))
+    except Exception as exc:
+        error = _connect_error(exc, method)
+        observe_rpc("connect", method, error.code.value, time.perf_counter() - started)
+        raise error from None
+    observe_rpc("connect", method, "ok", time.perf_counter() - started)
+    return result
+
+
+def apply_query_paging(pagination: pagination_pb2.PaginationRequest) -> None:
+    """Older JSON SDKs page with `?token=…&pageSize=…`; those values override the body's."""
+    query = request_query.get()
+    if not query:
+        return
+    if "token" in query:
+        pagination.token = query["token"][-1]
+    for key in ("pageSize", "page_size"):
+        if key in query:
+            raw = query[key][-1]
+            try:
+                pagination.page_size = int(raw)
+            except ValueError:
+                raise InvalidArgument(
+                    FieldViolation(key, f"must be an integer, got {raw!r}")
+                ) from None
+            except OverflowError:
+                raise InvalidArgument(FieldViolation(key, "must be between 0 and 100")) from None
+
+
+def parse_query(query_string: bytes) -> dict[str, list[str]]:
+    return parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+
+
+class ConnectPrebuildService(prebuild_connect.PrebuildService):
+    """The generated Connect service interface, implemented by the shared handlers."""
+
+    def __init__(self, handlers: PrebuildHandlers) -> None:
+        self._h = handlers
+
+    async def create_warm_pool(
+        self, request: pb.CreateWarmPoolRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.CreateWarmPoolResponse:
+        return await _respond(ctx, "CreateWarmPool", lambda a: self._h.create_warm_pool(request, a))
+
+    async def get_warm_pool(
+        self, request: pb.GetWarmPoolRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.GetWarmPoolResponse:
+        return await _respond(ctx, "GetWarmPool", lambda a: self._h.get_warm_pool(request, a))
+
+    async def list_warm_pools(
+        self, request: pb.ListWarmPoolsRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.ListWarmPoolsResponse:
+        async def call(authorization: str | None) -> pb.ListWarmPoolsResponse:
+            apply_query_paging(request.pagination)
+            return await self._h.list_warm_pools(request, authorization)
+
+        return await _respond(ctx, "ListWarmPools", call)
+
+    async def update_warm_pool(
+        self, request: pb.UpdateWarmPoolRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.UpdateWarmPoolResponse:
+        return await _respond(ctx, "UpdateWarmPool", lambda a: self._h.update_warm_pool(request, a))
+
+    async def delete_warm_pool(
+        self, request: pb.DeleteWarmPoolRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.DeleteWarmPoolResponse:
+        return await _respond(ctx, "DeleteWarmPool", lambda a: self._h.delete_warm_pool(request, a))
+
+    async def _unimplemented(self, method: str, ctx: RequestContext[Any, Any]) -> Any:
+        return await _respond(ctx, method, lambda a: self._h.not_implemented(method, a))
+
+    async def create_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
+        return await self._unimplemented("CreatePrebuild", ctx)
+
+    async def list_prebuilds(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
+        return await self._unimplemented("ListPrebuilds", ctx)
+
+    async def get_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
+        return await self._unimplemented("GetPrebuild", ctx)
+
+    async def cancel_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
+        return await self._unimplemented("CancelPrebuild", ctx)
+
+    async def delete_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
+        return await self._unimplemented("DeletePrebuild", ctx)
+
+    async def create_prebuild_logs_token(
+        self, request: Any, ctx: RequestContext[Any, Any], /
+    ) -> Any:
+        return await self._unimplemented("CreatePrebuildLogsToken", ctx)
+
+
+def build_connect_app(handlers: PrebuildHandlers, max_request_bytes: int) -> Any:
+    return prebuild_connect.PrebuildServiceASGIApplication(
+        ConnectPrebuildService(handlers),
+        read_max_bytes=max_request_bytes,
+        compressions=[GzipCompression()],
+        codecs=CODECS,
+    )

@@ -1,0 +1,170 @@
+"""gRPC transport (grpc.aio): the PrebuildService servicer, health and server reflection.
+
+The servicer only moves metadata, deadlines and statuses; the handlers do the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import grpc
+from gitpod.v1 import prebuild_pb2 as pb
+from gitpod.v1 import prebuild_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2
+
+from server.metrics import observe_rpc
+from server.transport.status import status_from_exception
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from server.transport.handlers import PrebuildHandlers
+
+T = TypeVar("T")
+
+PREBUILD_SERVICE = pb.DESCRIPTOR.services_by_name["PrebuildService"].full_name
+_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _authorization(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return str(value)
+    return None
+
+
+async def _respond(
+    context: grpc.aio.ServicerContext, method: str, call: Callable[[str | None], Awaitable[T]]
+) -> T:
+    started = time.perf_counter()
+    try:
+        remaining = context.time_remaining()
+        async with asyncio.timeout(remaining):
+            result = await call(_authorization(context))
+        observe_rpc("grpc", method, "ok", time.perf_counter() - started)
+        return result
+    except Exception as exc:
+        status = status_from_exception(exc, method)
+        observe_rpc("grpc", method, status.code.connect_name, time.perf_counter() - started)
+        await context.abort(
+            grpc.StatusCode[status.code.name],
+            status.message,
+            trailing_metadata=(("grpc-status-details-bin", status.grpc_status_details()),),
+        )
+        raise  # unreachable: abort raises
+
+
+class PrebuildServicer(prebuild_pb2_grpc.PrebuildServiceServicer):
+    def __init__(self, handlers: PrebuildHandlers) -> None:
+        self._h = handlers
+
+    async def CreateWarmPool(
+        self, request: pb.CreateWarmPoolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateWarmPoolResponse:
+        return await _respond(
+            context, "CreateWarmPool", lambda a: self._h.create_warm_pool(request, a)
+        )
+
+    async def GetWarmPool(
+        self, request: pb.GetWarmPoolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetWarmPoolResponse:
+        return await _respond(context, "GetWarmPool", lambda a: self._h.get_warm_pool(request, a))
+
+    async def ListWarmPools(
+        self, request: pb.ListWarmPoolsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWarmPoolsResponse:
+        return await _respond(
+            context, "ListWarmPools", lambda a: self._h.list_warm_pools(request, a)
+        )
+
+    async def UpdateWarmPool(
+        self, request: pb.UpdateWarmPoolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateWarmPoolResponse:
+        return await _respond(
+            context, "UpdateWarmPool", lambda a: self._h.update_warm_pool(request, a)
+        )
+
+    async def DeleteWarmPool(
+        self, request: pb.DeleteWarmPoolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteWarmPoolResponse:
+        return await _respond(
+            context, "DeleteWarmPool", lambda a: self._h.delete_warm_pool(request, a)
+        )
+
+    async def _unimplemented(self, method: str, context: grpc.aio.ServicerContext) -> Any:
+        return await _respond(context, method, lambda a: self._h.not_implemented(method, a))
+
+    async def CreatePrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented("CreatePrebuild", context)
+
+    async def ListPrebuilds(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented("ListPrebuilds", context)
+
+    async def GetPrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented("GetPrebuild", context)
+
+    async def CancelPrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented("CancelPrebuild", context)
+
+    async def DeletePrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented("DeletePrebuild", context)
+
+    async def CreatePrebuildLogsToken(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented("CreatePrebuildLogsToken", context)
+
+
+def build_grpc_server(
+    handlers: PrebuildHandlers,
+    *,
+    host: str,
+    port: int,
+    max_request_bytes: int,
+    extra_services: Sequence[tuple[str, Callable[[grpc.aio.Server], None]]] = (),
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+    """A grpc.aio server with the API, grpc.health.v1 and reflection (v1 and v1alpha).
+
+    Returns the server, its health servicer (to flip to NOT_SERVING on shutdown) and the
+    bound port (useful when `port` is 0).
+    """
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", max_request_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    prebuild_pb2_grpc.add_PrebuildServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        PrebuildServicer(handlers), server
+    )
+    services = [PREBUILD_SERVICE]
+    for name, add in extra_services:
+        add(server)
+        services.append(name)
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    services.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+
+    services += [reflection.SERVICE_NAME, _REFLECTION_V1]
+    reflection_servicer = reflection.aio.ReflectionServicer(services)
+    reflection.enable_server_reflection(services, server)
+    # grpc.reflection.v1 has the same messages, byte for byte, as v1alpha: serve it with the
+    # same servicer so clients that ask for v1 first (buf curl, newer grpcurl) get an answer.
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                _REFLECTION_V1,
+                {
+                    "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                        reflection_servicer.ServerReflectionInfo,
+                        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+                    )
+                },
+            ),
+        )
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    return server, health_servicer, bound

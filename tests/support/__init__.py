@@ -1,0 +1,1 @@
+"""Test support: real Postgres, real servers, real clients."""
