@@ -81,3 +81,115 @@ class Project:
     prebuilds_enabled: bool
     prebuild_environment_class_ids: tuple[str, ...]
     prebuild_timeout_seconds: int
+
+
+class PrebuildPhase(enum.IntEnum):
+    UNSPECIFIED = 0
+    PENDING = 10
+    STARTING = 20
+    RUNNING = 30
+    STOPPING = 40
+    SNAPSHOTTING = 50
+    COMPLETED = 60
+    FAILED = 70
+    CANCELLING = 75
+    CANCELLED = 80
+    DELETING = 85
+    DELETED = 90
+
+    @property
+    def terminal(self) -> bool:
+        """No further change happens by itself (DELETING is not terminal: it still drains)."""
+        return self in _TERMINAL_PREBUILD_PHASES
+
+
+_TERMINAL_PREBUILD_PHASES = frozenset(
+    {PrebuildPhase.COMPLETED, PrebuildPhase.FAILED, PrebuildPhase.CANCELLED, PrebuildPhase.DELETED}
+)
+
+
+class PrebuildTrigger(enum.IntEnum):
+    UNSPECIFIED = 0
+    MANUAL = 1
+    SCHEDULED = 2
+
+
+class SubjectKind(enum.IntEnum):
+    """gitpod.v1.Principal: what kind of actor a Subject is."""
+
+    UNSPECIFIED = 0
+    ACCOUNT = 1
+    USER = 2
+    RUNNER = 3
+    ENVIRONMENT = 4
+    SERVICE_ACCOUNT = 5
+    RUNNER_MANAGER = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Prebuild:
+    id: str
+    organization_id: str
+    project_id: str
+    environment_class_id: str
+    runner_id: str  # metadata.executor (a runner)
+    creator_id: str
+    creator_kind: SubjectKind
+    triggered_by: PrebuildTrigger
+    created_at: datetime
+    updated_at: datetime
+    # spec
+    spec_version: int
+    desired_phase: PrebuildPhase
+    timeout_seconds: int
+    # status
+    phase: PrebuildPhase
+    status_version: int
+    completion_time: datetime | None
+    failure_message: str
+    warning_message: str
+    environment_id: str | None
+    snapshot_completion_percentage: int
+    snapshot_size_bytes: int
+
+
+class InstanceState(enum.StrEnum):
+    """Where a warm-pool instance is in its life (see docs/controller.md, state machine)."""
+
+    CREATING = "creating"  # intent written; the provider is asked to create it
+    WARMING = "warming"  # the provider has it and is booting it from the snapshot
+    READY = "ready"  # running: claimable at once
+    STOPPING = "stopping"  # intent: stop (demotion to standby)
+    STANDBY = "standby"  # stopped: cheap, claimable as "starting"
+    STARTING = "starting"  # intent: start (promotion to ready)
+    CLAIMED = "claimed"  # handed to a runner; no longer part of the pool
+    DRAINING = "draining"  # intent: delete
+    FAILED = "failed"  # broken; will be drained
+    DELETED = "deleted"  # gone at the provider
+
+
+class ClaimOutcome(enum.IntEnum):
+    """warmpool.v1.ClaimOutcome."""
+
+    UNSPECIFIED = 0
+    RUNNING = 1
+    STARTING = 2
+    MISS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedInstance:
+    id: str
+    pool_id: str
+    snapshot_id: str
+    current_snapshot: bool
+    claim_id: str
+    claimed_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: ClaimOutcome
+    pool_id: str
+    instance: ClaimedInstance | None  # None on a miss
