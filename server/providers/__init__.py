@@ -1,0 +1,1 @@
+"""Runtime providers: where warm-pool instances and prebuilds actually run."""
