@@ -1,0 +1,1 @@
+"""The warm-pool controller: observe → plan (pure) → act, in every server replica."""
