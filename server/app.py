@@ -25,6 +25,7 @@ from server.models import Role
 from server.service import admin
 from server.service.auth import Authenticator
 from server.service.pagination import PageTokens
+from server.service.prebuilds import LogsTokens, PrebuildService
 from server.service.warm_pools import WarmPoolService
 from server.store import migrate as migrations
 from server.store import tenancy
@@ -34,6 +35,8 @@ from server.transport.connect import build_connect_app
 from server.transport.grpc import PREBUILD_SERVICE, build_grpc_server
 from server.transport.handlers import PrebuildHandlers
 from server.transport.http import HttpRouter
+from server.transport.prebuild_logs import PATH_PREFIX as PREBUILD_LOGS_PATH
+from server.transport.prebuild_logs import PrebuildLogsApp
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -131,10 +134,14 @@ async def _serve_with_database(
                 "run `python -m server migrate` first"
             )
 
-    page_key = await tenancy.server_key(db, "page_tokens", secrets.token_bytes(32))
+    page_tokens = PageTokens(await tenancy.server_key(db, "page_tokens", secrets.token_bytes(32)))
+    logs_tokens = LogsTokens(await tenancy.server_key(db, "prebuild_logs", secrets.token_bytes(32)))
+    public_url = settings.public_url or f"http://{settings.host}:{settings.http_port}"
     handlers = PrebuildHandlers(
         Authenticator(db),
-        WarmPoolService(db, PageTokens(page_key), settings.deleted_retention_seconds),
+        WarmPoolService(db, page_tokens, settings.deleted_retention_seconds),
+        PrebuildService(db, page_tokens, logs_tokens, settings.deleted_retention_seconds),
+        logs_base_url=public_url.rstrip("/") + PREBUILD_LOGS_PATH.rstrip("/"),
     )
 
     grpc_server, health, grpc_port = build_grpc_server(
@@ -157,6 +164,7 @@ async def _serve_with_database(
     router = HttpRouter(
         [
             (f"/{PREBUILD_SERVICE}/", build_connect_app(handlers, settings.max_request_bytes)),
+            (PREBUILD_LOGS_PATH, PrebuildLogsApp(db, logs_tokens)),
         ],
         readiness=readiness,
         metrics=exposition,

@@ -74,6 +74,12 @@ class Settings:
         "How long a DELETED warm pool stays readable by GetWarmPool.",
     )
     log_level: str = _setting("WARMPOOL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.")
+    public_url: str = _setting(
+        "WARMPOOL_PUBLIC_URL",
+        "",
+        "Base URL clients reach the HTTP port at, for links the server hands out (a "
+        "prebuild's log_url). Empty: http://HOST:HTTP_PORT.",
+    )
 
     @property
     def embedded_database(self) -> bool:

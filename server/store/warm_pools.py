@@ -74,8 +74,13 @@ WITH project AS (
     WHERE p.id = $2 AND p.organization_id = $1
 ), inserted AS (
     INSERT INTO warm_pools (id, organization_id, project_id, environment_class_id, runner_id,
-                            legacy_desired_size, min_size, max_size, target_size)
-    SELECT gen_random_uuid(), $1, $2, $3, project.runner_id, $4, $5, $6, $5
+                            legacy_desired_size, min_size, max_size, target_size, snapshot_id)
+    SELECT gen_random_uuid(), $1, $2, $3, project.runner_id, $4, $5, $6, $5,
+           -- the pair's latest completed prebuild, if any, gives the pool its snapshot at once
+           (SELECT b.snapshot_id FROM prebuilds b
+            WHERE b.organization_id = $1 AND b.project_id = $2 AND b.environment_class_id = $3
+              AND b.phase = 60
+            ORDER BY b.completion_time DESC LIMIT 1)
     FROM project
     WHERE project.prebuilds_enabled AND project.class_configured
       AND project.runner_id IS NOT NULL

@@ -164,28 +164,43 @@ class ConnectPrebuildService(prebuild_connect.PrebuildService):
     ) -> pb.DeleteWarmPoolResponse:
         return await _respond(ctx, "DeleteWarmPool", lambda a: self._h.delete_warm_pool(request, a))
 
-    async def _unimplemented(self, method: str, ctx: RequestContext[Any, Any]) -> Any:
-        return await _respond(ctx, method, lambda a: self._h.not_implemented(method, a))
+    async def create_prebuild(
+        self, request: pb.CreatePrebuildRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.CreatePrebuildResponse:
+        return await _respond(ctx, "CreatePrebuild", lambda a: self._h.create_prebuild(request, a))
 
-    async def create_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
-        return await self._unimplemented("CreatePrebuild", ctx)
+    async def list_prebuilds(
+        self, request: pb.ListPrebuildsRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.ListPrebuildsResponse:
+        async def call(authorization: str | None) -> pb.ListPrebuildsResponse:
+            apply_query_paging(request.pagination)
+            return await self._h.list_prebuilds(request, authorization)
 
-    async def list_prebuilds(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
-        return await self._unimplemented("ListPrebuilds", ctx)
+        return await _respond(ctx, "ListPrebuilds", call)
 
-    async def get_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
-        return await self._unimplemented("GetPrebuild", ctx)
+    async def get_prebuild(
+        self, request: pb.GetPrebuildRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.GetPrebuildResponse:
+        return await _respond(ctx, "GetPrebuild", lambda a: self._h.get_prebuild(request, a))
 
-    async def cancel_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
-        return await self._unimplemented("CancelPrebuild", ctx)
+    async def cancel_prebuild(
+        self, request: pb.CancelPrebuildRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.CancelPrebuildResponse:
+        return await _respond(ctx, "CancelPrebuild", lambda a: self._h.cancel_prebuild(request, a))
 
-    async def delete_prebuild(self, request: Any, ctx: RequestContext[Any, Any], /) -> Any:
-        return await self._unimplemented("DeletePrebuild", ctx)
+    async def delete_prebuild(
+        self, request: pb.DeletePrebuildRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.DeletePrebuildResponse:
+        return await _respond(ctx, "DeletePrebuild", lambda a: self._h.delete_prebuild(request, a))
 
     async def create_prebuild_logs_token(
-        self, request: Any, ctx: RequestContext[Any, Any], /
-    ) -> Any:
-        return await self._unimplemented("CreatePrebuildLogsToken", ctx)
+        self, request: pb.CreatePrebuildLogsTokenRequest, ctx: RequestContext[Any, Any], /
+    ) -> pb.CreatePrebuildLogsTokenResponse:
+        return await _respond(
+            ctx,
+            "CreatePrebuildLogsToken",
+            lambda a: self._h.create_prebuild_logs_token(request, a),
+        )
 
 
 def build_connect_app(handlers: PrebuildHandlers, max_request_bytes: int) -> Any:

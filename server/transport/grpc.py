@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from gitpod.v1 import prebuild_pb2 as pb
@@ -94,26 +94,47 @@ class PrebuildServicer(prebuild_pb2_grpc.PrebuildServiceServicer):
             context, "DeleteWarmPool", lambda a: self._h.delete_warm_pool(request, a)
         )
 
-    async def _unimplemented(self, method: str, context: grpc.aio.ServicerContext) -> Any:
-        return await _respond(context, method, lambda a: self._h.not_implemented(method, a))
+    async def CreatePrebuild(
+        self, request: pb.CreatePrebuildRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreatePrebuildResponse:
+        return await _respond(
+            context, "CreatePrebuild", lambda a: self._h.create_prebuild(request, a)
+        )
 
-    async def CreatePrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("CreatePrebuild", context)
+    async def ListPrebuilds(
+        self, request: pb.ListPrebuildsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPrebuildsResponse:
+        return await _respond(
+            context, "ListPrebuilds", lambda a: self._h.list_prebuilds(request, a)
+        )
 
-    async def ListPrebuilds(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("ListPrebuilds", context)
+    async def GetPrebuild(
+        self, request: pb.GetPrebuildRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPrebuildResponse:
+        return await _respond(context, "GetPrebuild", lambda a: self._h.get_prebuild(request, a))
 
-    async def GetPrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("GetPrebuild", context)
+    async def CancelPrebuild(
+        self, request: pb.CancelPrebuildRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelPrebuildResponse:
+        return await _respond(
+            context, "CancelPrebuild", lambda a: self._h.cancel_prebuild(request, a)
+        )
 
-    async def CancelPrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("CancelPrebuild", context)
+    async def DeletePrebuild(
+        self, request: pb.DeletePrebuildRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeletePrebuildResponse:
+        return await _respond(
+            context, "DeletePrebuild", lambda a: self._h.delete_prebuild(request, a)
+        )
 
-    async def DeletePrebuild(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("DeletePrebuild", context)
-
-    async def CreatePrebuildLogsToken(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("CreatePrebuildLogsToken", context)
+    async def CreatePrebuildLogsToken(
+        self, request: pb.CreatePrebuildLogsTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreatePrebuildLogsTokenResponse:
+        return await _respond(
+            context,
+            "CreatePrebuildLogsToken",
+            lambda a: self._h.create_prebuild_logs_token(request, a),
+        )
 
 
 def build_grpc_server(

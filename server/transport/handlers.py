@@ -10,18 +10,76 @@ from typing import TYPE_CHECKING
 
 from gitpod.v1 import prebuild_pb2 as pb
 
-from server.errors import Unimplemented
-from server.transport.messages import warm_pool_message
+from server.transport.messages import prebuild_message, warm_pool_message
 
 if TYPE_CHECKING:
+    from server.models import Prebuild
     from server.service.auth import Authenticator
+    from server.service.prebuilds import PrebuildService
     from server.service.warm_pools import WarmPoolService
 
 
 class PrebuildHandlers:
-    def __init__(self, auth: Authenticator, warm_pools: WarmPoolService) -> None:
+    def __init__(
+        self,
+        auth: Authenticator,
+        warm_pools: WarmPoolService,
+        prebuilds: PrebuildService,
+        logs_base_url: str = "",
+    ) -> None:
         self._auth = auth
         self._warm_pools = warm_pools
+        self._prebuilds = prebuilds
+        # Where a prebuild's logs are served: <base>/<prebuild id> (see prebuild_logs.py).
+        self._logs_base_url = logs_base_url.rstrip("/")
+
+    def _prebuild(self, prebuild: Prebuild) -> pb.Prebuild:
+        log_url = f"{self._logs_base_url}/{prebuild.id}" if self._logs_base_url else ""
+        return prebuild_message(prebuild, log_url)
+
+    async def create_prebuild(
+        self, req: pb.CreatePrebuildRequest, authorization: str | None
+    ) -> pb.CreatePrebuildResponse:
+        principal = await self._auth.authenticate(authorization)
+        prebuild = await self._prebuilds.create(principal, req)
+        return pb.CreatePrebuildResponse(prebuild=self._prebuild(prebuild))
+
+    async def get_prebuild(
+        self, req: pb.GetPrebuildRequest, authorization: str | None
+    ) -> pb.GetPrebuildResponse:
+        principal = await self._auth.authenticate(authorization)
+        prebuild = await self._prebuilds.get(principal, req)
+        return pb.GetPrebuildResponse(prebuild=self._prebuild(prebuild))
+
+    async def list_prebuilds(
+        self, req: pb.ListPrebuildsRequest, authorization: str | None
+    ) -> pb.ListPrebuildsResponse:
+        principal = await self._auth.authenticate(authorization)
+        page = await self._prebuilds.list(principal, req)
+        response = pb.ListPrebuildsResponse(prebuilds=[self._prebuild(p) for p in page.prebuilds])
+        response.pagination.next_token = page.next_token
+        return response
+
+    async def cancel_prebuild(
+        self, req: pb.CancelPrebuildRequest, authorization: str | None
+    ) -> pb.CancelPrebuildResponse:
+        principal = await self._auth.authenticate(authorization)
+        prebuild = await self._prebuilds.cancel(principal, req)
+        return pb.CancelPrebuildResponse(prebuild=self._prebuild(prebuild))
+
+    async def delete_prebuild(
+        self, req: pb.DeletePrebuildRequest, authorization: str | None
+    ) -> pb.DeletePrebuildResponse:
+        principal = await self._auth.authenticate(authorization)
+        await self._prebuilds.delete(principal, req)
+        return pb.DeletePrebuildResponse()
+
+    async def create_prebuild_logs_token(
+        self, req: pb.CreatePrebuildLogsTokenRequest, authorization: str | None
+    ) -> pb.CreatePrebuildLogsTokenResponse:
+        principal = await self._auth.authenticate(authorization)
+        token = await self._prebuilds.create_logs_token(principal, req)
+        return pb.CreatePrebuildLogsTokenResponse(access_token=token)
 
     async def create_warm_pool(
         self, req: pb.CreateWarmPoolRequest, authorization: str | None
@@ -59,7 +117,3 @@ class PrebuildHandlers:
         principal = await self._auth.authenticate(authorization)
         await self._warm_pools.delete(principal, req)
         return pb.DeleteWarmPoolResponse()
-
-    async def not_implemented(self, method: str, authorization: str | None) -> None:
-        await self._auth.authenticate(authorization)
-        raise Unimplemented(f"{method} is not implemented by this server yet")

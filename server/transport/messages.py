@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from gitpod.v1 import identity_pb2
 from gitpod.v1 import prebuild_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 
 if TYPE_CHECKING:
-    from server.models import WarmPool
+    from server.models import Prebuild, WarmPool
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -48,4 +49,45 @@ def warm_pool_message(pool: WarmPool) -> pb.WarmPool:
             stopped_instances=pool.stopped_instances,
             desired_size=pool.target_size,
         ),
+    )
+
+
+def prebuild_message(prebuild: Prebuild, log_url: str = "") -> pb.Prebuild:
+    status = pb.PrebuildStatus(
+        phase=int(prebuild.phase),  # type: ignore[arg-type]
+        failure_message=prebuild.failure_message,
+        log_url=log_url,
+        environment_id=prebuild.environment_id or "",
+        status_version=prebuild.status_version,
+        warning_message=prebuild.warning_message,
+        snapshot_completion_percentage=prebuild.snapshot_completion_percentage,
+        snapshot_size_bytes=prebuild.snapshot_size_bytes,
+    )
+    if prebuild.completion_time is not None:
+        status.completion_time.CopyFrom(timestamp(prebuild.completion_time))
+    spec = pb.PrebuildSpec(
+        spec_version=prebuild.spec_version,
+        desired_phase=int(prebuild.desired_phase),  # type: ignore[arg-type]
+    )
+    spec.timeout.FromSeconds(prebuild.timeout_seconds)
+    return pb.Prebuild(
+        id=prebuild.id,
+        metadata=pb.PrebuildMetadata(
+            organization_id=prebuild.organization_id,
+            project_id=prebuild.project_id,
+            environment_class_id=prebuild.environment_class_id,
+            creator=identity_pb2.Subject(
+                id=prebuild.creator_id,
+                principal=int(prebuild.creator_kind),  # type: ignore[arg-type]
+            ),
+            created_at=timestamp(prebuild.created_at),
+            updated_at=timestamp(prebuild.updated_at),
+            triggered_by=int(prebuild.triggered_by),  # type: ignore[arg-type]
+            executor=identity_pb2.Subject(
+                id=prebuild.runner_id,
+                principal=identity_pb2.PRINCIPAL_RUNNER,
+            ),
+        ),
+        spec=spec,
+        status=status,
     )
