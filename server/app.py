@@ -13,17 +13,21 @@ import logging
 import secrets
 import signal
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from granian.constants import HTTPModes, Interfaces
 from granian.server.embed import Server as GranianServer
 from grpc_health.v1 import health_pb2
 
+from server.controller.loop import Controller, ControllerSettings
+from server.controller.plan import Policy
 from server.errors import Unavailable
 from server.metrics import exposition
 from server.models import Role
+from server.providers.simulated import SimulatedProvider, SimulatedSettings
 from server.service import admin
 from server.service.auth import Authenticator
+from server.service.claims import ClaimService
 from server.service.pagination import PageTokens
 from server.service.prebuilds import LogsTokens, PrebuildService
 from server.service.warm_pools import WarmPoolService
@@ -31,9 +35,14 @@ from server.store import migrate as migrations
 from server.store import tenancy
 from server.store.database import Database
 from server.store.embedded import EmbeddedPostgres
-from server.transport.connect import build_connect_app
-from server.transport.grpc import PREBUILD_SERVICE, build_grpc_server
-from server.transport.handlers import PrebuildHandlers
+from server.transport.connect import build_connect_app, build_runtime_connect_app
+from server.transport.grpc import (
+    PREBUILD_SERVICE,
+    RUNTIME_SERVICE,
+    build_grpc_server,
+    runtime_service,
+)
+from server.transport.handlers import PrebuildHandlers, RuntimeHandlers
 from server.transport.http import HttpRouter
 from server.transport.prebuild_logs import PATH_PREFIX as PREBUILD_LOGS_PATH
 from server.transport.prebuild_logs import PrebuildLogsApp
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from server.config import Settings
+    from server.providers.base import RuntimeProvider
 
 log = logging.getLogger(__name__)
 
@@ -136,19 +146,22 @@ async def _serve_with_database(
 
     page_tokens = PageTokens(await tenancy.server_key(db, "page_tokens", secrets.token_bytes(32)))
     logs_tokens = LogsTokens(await tenancy.server_key(db, "prebuild_logs", secrets.token_bytes(32)))
+    auth = Authenticator(db)
     public_url = settings.public_url or f"http://{settings.host}:{settings.http_port}"
     handlers = PrebuildHandlers(
-        Authenticator(db),
+        auth,
         WarmPoolService(db, page_tokens, settings.deleted_retention_seconds),
         PrebuildService(db, page_tokens, logs_tokens, settings.deleted_retention_seconds),
         logs_base_url=public_url.rstrip("/") + PREBUILD_LOGS_PATH.rstrip("/"),
     )
+    runtime_handlers = RuntimeHandlers(auth, ClaimService(db))
 
     grpc_server, health, grpc_port = build_grpc_server(
         handlers,
         host=settings.host,
         port=settings.grpc_port,
         max_request_bytes=settings.max_request_bytes,
+        extra_services=[runtime_service(runtime_handlers)],
     )
 
     async def readiness() -> tuple[bool, str]:
@@ -164,6 +177,10 @@ async def _serve_with_database(
     router = HttpRouter(
         [
             (f"/{PREBUILD_SERVICE}/", build_connect_app(handlers, settings.max_request_bytes)),
+            (
+                f"/{RUNTIME_SERVICE}/",
+                build_runtime_connect_app(runtime_handlers, settings.max_request_bytes),
+            ),
             (PREBUILD_LOGS_PATH, PrebuildLogsApp(db, logs_tokens)),
         ],
         readiness=readiness,
@@ -180,10 +197,33 @@ async def _serve_with_database(
         websockets=False,
     )
 
+    controller = build_controller(settings, db) if settings.controller_enabled else None
+    if controller is not None:
+        await controller.start()
+    try:
+        await _serve_transports(
+            settings, grpc_server, health, grpc_port, router, http_server, stop, on_ready
+        )
+    finally:
+        if controller is not None:
+            await controller.stop(settings.shutdown_grace_seconds)
+
+
+async def _serve_transports(
+    settings: Settings,
+    grpc_server: Any,
+    health: Any,
+    grpc_port: int,
+    router: HttpRouter,
+    http_server: GranianServer,
+    stop: asyncio.Event,
+    on_ready: Callable[[Endpoints], Awaitable[None] | None] | None,
+) -> None:
     await grpc_server.start()
     http_task = asyncio.create_task(http_server.serve(), name="http-server")
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(PREBUILD_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    await health.set(RUNTIME_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     log.info(
         "serving gRPC on %s:%d and Connect/HTTP on %s:%d",
         settings.host,
@@ -220,6 +260,53 @@ async def _serve_with_database(
         with contextlib.suppress(asyncio.CancelledError):
             await http_task
     log.info("stopped")
+
+
+def build_provider(settings: Settings, db: Database) -> RuntimeProvider:
+    if settings.provider != "simulated":
+        raise SystemExit(f"unknown runtime provider {settings.provider!r}; built in: simulated")
+    failing = tuple(
+        s.strip().lower() for s in settings.sim_failing_snapshots.split(",") if s.strip()
+    )
+    return SimulatedProvider(
+        db,
+        SimulatedSettings(
+            create_seconds=settings.sim_create_seconds,
+            start_seconds=settings.sim_start_seconds,
+            stop_seconds=settings.sim_stop_seconds,
+            delete_seconds=settings.sim_delete_seconds,
+            prebuild_seconds=settings.sim_prebuild_seconds,
+            failure_rate=settings.sim_failure_rate,
+            failing_snapshots=failing,
+        ),
+    )
+
+
+def build_controller(settings: Settings, db: Database) -> Controller:
+    policy = Policy(
+        demand_window=settings.demand_window_seconds,
+        scale_in_stabilization=settings.scale_in_stabilization_seconds,
+        failure_limit=settings.create_failure_limit,
+        backoff_base=settings.create_backoff_seconds,
+        backoff_max=settings.create_backoff_max_seconds,
+        probe_interval=settings.degraded_probe_seconds,
+        instance_deadline=settings.instance_deadline_seconds,
+        min_capacity_grace=settings.min_capacity_grace_seconds,
+        resync_interval=settings.resync_seconds,
+        poll_interval=settings.provider_poll_seconds,
+    )
+    return Controller(
+        db,
+        build_provider(settings, db),
+        policy,
+        ControllerSettings(
+            workers=settings.controller_workers,
+            batch_size=settings.controller_batch_size,
+            lease_seconds=settings.lease_seconds,
+            poll_seconds=settings.poll_seconds,
+            retention_seconds=float(settings.deleted_retention_seconds),
+        ),
+    )
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

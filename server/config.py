@@ -80,6 +80,113 @@ class Settings:
         "Base URL clients reach the HTTP port at, for links the server hands out (a "
         "prebuild's log_url). Empty: http://HOST:HTTP_PORT.",
     )
+    # --- controller (docs/controller.md) ---
+    controller_enabled: bool = _setting(
+        "WARMPOOL_CONTROLLER",
+        True,
+        "Run the controller in this process (any number of replicas may). Off: the API only.",
+    )
+    controller_workers: int = _setting(
+        "WARMPOOL_CONTROLLER_WORKERS",
+        4,
+        "Reconcile loops per process; each works on its own batch of pools.",
+    )
+    controller_batch_size: int = _setting(
+        "WARMPOOL_CONTROLLER_BATCH_SIZE", 100, "Most pools one reconcile round takes at once."
+    )
+    lease_seconds: float = _setting(
+        "WARMPOOL_LEASE_SECONDS",
+        30.0,
+        "How long a replica holds a pool while reconciling it; a dead replica's pools are "
+        "taken over after this.",
+    )
+    poll_seconds: float = _setting(
+        "WARMPOOL_POLL_SECONDS",
+        1.0,
+        "Safety net for lost wake-ups: look for due pools at least this often (one index probe).",
+    )
+    resync_seconds: float = _setting(
+        "WARMPOOL_RESYNC_SECONDS",
+        300.0,
+        "Reconcile every pool at least this often, even if nothing woke it.",
+    )
+    provider_poll_seconds: float = _setting(
+        "WARMPOOL_PROVIDER_POLL_SECONDS",
+        2.0,
+        "Look again at an instance in flight this often when the provider gives no finish time.",
+    )
+    demand_window_seconds: float = _setting(
+        "WARMPOOL_DEMAND_WINDOW_SECONDS",
+        60.0,
+        "Claim attempts within this window set a pool's running target (about the time to "
+        "replenish an instance).",
+    )
+    scale_in_stabilization_seconds: float = _setting(
+        "WARMPOOL_SCALE_IN_STABILIZATION_SECONDS",
+        300.0,
+        "A target falls only after demand stayed below it this long; stopped instances are "
+        "deleted one window after they were demoted.",
+    )
+    create_failure_limit: int = _setting(
+        "WARMPOOL_CREATE_FAILURE_LIMIT",
+        3,
+        "Consecutive failed creates on one spec version that make a pool DEGRADED.",
+    )
+    create_backoff_seconds: float = _setting(
+        "WARMPOOL_CREATE_BACKOFF_SECONDS",
+        1.0,
+        "First wait after a failed create; doubles with each further failure.",
+    )
+    create_backoff_max_seconds: float = _setting(
+        "WARMPOOL_CREATE_BACKOFF_MAX_SECONDS", 60.0, "Longest wait between failed creates."
+    )
+    degraded_probe_seconds: float = _setting(
+        "WARMPOOL_DEGRADED_PROBE_SECONDS",
+        180.0,
+        "A DEGRADED pool tries one create this often until one succeeds.",
+    )
+    instance_deadline_seconds: float = _setting(
+        "WARMPOOL_INSTANCE_DEADLINE_SECONDS",
+        600.0,
+        "Deadline of every in-flight instance state (creating, warming, starting, stopping, "
+        "draining).",
+    )
+    min_capacity_grace_seconds: float = _setting(
+        "WARMPOOL_MIN_CAPACITY_GRACE_SECONDS",
+        600.0,
+        "A pool whose ready instances stay below min_size this long is DEGRADED.",
+    )
+    provider: str = _setting(
+        "WARMPOOL_PROVIDER", "simulated", "Runtime provider; built in: simulated."
+    )
+    sim_create_seconds: float = _setting(
+        "WARMPOOL_SIM_CREATE_SECONDS",
+        0.0,
+        "Simulated provider: time to create and boot an instance.",
+    )
+    sim_start_seconds: float = _setting(
+        "WARMPOOL_SIM_START_SECONDS", 0.0, "Simulated provider: time to start a stopped instance."
+    )
+    sim_stop_seconds: float = _setting(
+        "WARMPOOL_SIM_STOP_SECONDS", 0.0, "Simulated provider: time to stop an instance."
+    )
+    sim_delete_seconds: float = _setting(
+        "WARMPOOL_SIM_DELETE_SECONDS", 0.0, "Simulated provider: time to delete an instance."
+    )
+    sim_prebuild_seconds: float = _setting(
+        "WARMPOOL_SIM_PREBUILD_SECONDS", 0.0, "Simulated provider: time a prebuild runs."
+    )
+    sim_failure_rate: float = _setting(
+        "WARMPOOL_SIM_FAILURE_RATE",
+        0.0,
+        "Simulated provider: probability (0..1) that one instance create fails.",
+    )
+    sim_failing_snapshots: str = _setting(
+        "WARMPOOL_SIM_FAILING_SNAPSHOTS",
+        "",
+        "Simulated provider: comma-separated snapshot ids whose instances always fail to "
+        "create (see also `admin sim-fault`).",
+    )
 
     @property
     def embedded_database(self) -> bool:

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.clients import TRANSPORTS, ApiClient, make_client
+from tests.support.controller import FAST
 from tests.support.postgres import TestPostgres
 from tests.support.servers import InProcessServer
 from tests.support.tenants import Tenant, make_tenant
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +28,10 @@ async def pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestPost
 async def server(
     pg: TestPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[InProcessServer]:
+    # The API rule tests watch the API's own writes (a deleted pool stays DELETING), so this
+    # server runs without the controller; tests/test_controller_*.py start their own.
     running = await InProcessServer.start(
-        await pg.new_database(), tmp_path_factory.mktemp("server")
+        await pg.new_database(), tmp_path_factory.mktemp("server"), controller_enabled=False
     )
     yield running
     await running.stop()
@@ -44,3 +47,46 @@ async def api(request: pytest.FixtureRequest, server: InProcessServer) -> AsyncI
     client = make_client(request.param, server.grpc_port, server.http_port)
     yield client
     await client.close()
+
+
+# --- The controller's tests: servers that run it -------------------------------------------------
+
+
+@pytest.fixture
+async def start_controlled(
+    pg: TestPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Callable[..., Awaitable[InProcessServer]]]:
+    """Start servers with the controller on a fresh database: FAST settings plus overrides."""
+    started: list[InProcessServer] = []
+
+    async def start(**overrides: object) -> InProcessServer:
+        settings = {**FAST, **overrides}
+        running = await InProcessServer.start(
+            await pg.new_database(), tmp_path_factory.mktemp("controlled"), **settings
+        )
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        await running.stop()
+
+
+@pytest.fixture
+async def controlled(
+    start_controlled: Callable[..., Awaitable[InProcessServer]],
+) -> InProcessServer:
+    """A server with the controller and the zero-latency simulated provider."""
+    return await start_controlled()
+
+
+@pytest.fixture(scope="session")
+async def shared_controlled(
+    pg: TestPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[InProcessServer]:
+    """One controller server for tests that only need ready pools (each uses its own tenant)."""
+    running = await InProcessServer.start(
+        await pg.new_database(), tmp_path_factory.mktemp("shared-controlled"), **FAST
+    )
+    yield running
+    await running.stop()

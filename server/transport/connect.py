@@ -24,6 +24,7 @@ from gitpod.v1 import prebuild_pb2 as pb
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from protobuf.wkt import Any as AnyDetail
+from warmpool.v1 import runtime_connect, runtime_pb2
 
 from server.errors import FieldViolation, InvalidArgument
 from server.metrics import observe_rpc
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     from connectrpc.request import RequestContext
 
-    from server.transport.handlers import PrebuildHandlers
+    from server.transport.handlers import PrebuildHandlers, RuntimeHandlers
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
@@ -201,6 +202,27 @@ class ConnectPrebuildService(prebuild_connect.PrebuildService):
             "CreatePrebuildLogsToken",
             lambda a: self._h.create_prebuild_logs_token(request, a),
         )
+
+
+class ConnectRuntimeService(runtime_connect.WarmPoolRuntimeService):
+    """warmpool.v1.WarmPoolRuntimeService over Connect."""
+
+    def __init__(self, handlers: RuntimeHandlers) -> None:
+        self._h = handlers
+
+    async def claim_instance(
+        self, request: runtime_pb2.ClaimInstanceRequest, ctx: RequestContext[Any, Any], /
+    ) -> runtime_pb2.ClaimInstanceResponse:
+        return await _respond(ctx, "ClaimInstance", lambda a: self._h.claim_instance(request, a))
+
+
+def build_runtime_connect_app(handlers: RuntimeHandlers, max_request_bytes: int) -> Any:
+    return runtime_connect.WarmPoolRuntimeServiceASGIApplication(
+        ConnectRuntimeService(handlers),
+        read_max_bytes=max_request_bytes,
+        compressions=[GzipCompression()],
+        codecs=CODECS,
+    )
 
 
 def build_connect_app(handlers: PrebuildHandlers, max_request_bytes: int) -> Any:

@@ -14,6 +14,7 @@ from gitpod.v1 import prebuild_pb2 as pb
 from gitpod.v1 import prebuild_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
+from warmpool.v1 import runtime_pb2, runtime_pb2_grpc
 
 from server.metrics import observe_rpc
 from server.transport.status import status_from_exception
@@ -21,11 +22,12 @@ from server.transport.status import status_from_exception
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
-    from server.transport.handlers import PrebuildHandlers
+    from server.transport.handlers import PrebuildHandlers, RuntimeHandlers
 
 T = TypeVar("T")
 
 PREBUILD_SERVICE = pb.DESCRIPTOR.services_by_name["PrebuildService"].full_name
+RUNTIME_SERVICE = runtime_pb2.DESCRIPTOR.services_by_name["WarmPoolRuntimeService"].full_name
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
@@ -135,6 +137,31 @@ class PrebuildServicer(prebuild_pb2_grpc.PrebuildServiceServicer):
             "CreatePrebuildLogsToken",
             lambda a: self._h.create_prebuild_logs_token(request, a),
         )
+
+
+class RuntimeServicer(runtime_pb2_grpc.WarmPoolRuntimeServiceServicer):
+    """warmpool.v1.WarmPoolRuntimeService over gRPC."""
+
+    def __init__(self, handlers: RuntimeHandlers) -> None:
+        self._h = handlers
+
+    async def ClaimInstance(
+        self, request: runtime_pb2.ClaimInstanceRequest, context: grpc.aio.ServicerContext
+    ) -> runtime_pb2.ClaimInstanceResponse:
+        return await _respond(
+            context, "ClaimInstance", lambda a: self._h.claim_instance(request, a)
+        )
+
+
+def runtime_service(handlers: RuntimeHandlers) -> tuple[str, Callable[[grpc.aio.Server], None]]:
+    """The runtime service as an `extra_services` entry of `build_grpc_server`."""
+
+    def add(server: grpc.aio.Server) -> None:
+        runtime_pb2_grpc.add_WarmPoolRuntimeServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            RuntimeServicer(handlers), server
+        )
+
+    return RUNTIME_SERVICE, add
 
 
 def build_grpc_server(

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 
 from gitpod.v1 import prebuild_pb2 as pb
 
-from server.transport.messages import prebuild_message, warm_pool_message
+from server.transport.messages import claim_message, prebuild_message, warm_pool_message
 
 if TYPE_CHECKING:
+    from warmpool.v1 import runtime_pb2
+
     from server.models import Prebuild
     from server.service.auth import Authenticator
+    from server.service.claims import ClaimService
     from server.service.prebuilds import PrebuildService
     from server.service.warm_pools import WarmPoolService
 
@@ -117,3 +120,18 @@ class PrebuildHandlers:
         principal = await self._auth.authenticate(authorization)
         await self._warm_pools.delete(principal, req)
         return pb.DeleteWarmPoolResponse()
+
+
+class RuntimeHandlers:
+    """warmpool.v1.WarmPoolRuntimeService: the runner-facing API."""
+
+    def __init__(self, auth: Authenticator, claims: ClaimService) -> None:
+        self._auth = auth
+        self._claims = claims
+
+    async def claim_instance(
+        self, req: runtime_pb2.ClaimInstanceRequest, authorization: str | None
+    ) -> runtime_pb2.ClaimInstanceResponse:
+        principal = await self._auth.authenticate(authorization)
+        claim = await self._claims.claim(principal, req)
+        return claim_message(claim)

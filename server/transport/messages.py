@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 from gitpod.v1 import identity_pb2
 from gitpod.v1 import prebuild_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
+from warmpool.v1 import runtime_pb2
 
 if TYPE_CHECKING:
-    from server.models import Prebuild, WarmPool
+    from server.models import Claim, Prebuild, WarmPool
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -91,3 +92,24 @@ def prebuild_message(prebuild: Prebuild, log_url: str = "") -> pb.Prebuild:
         spec=spec,
         status=status,
     )
+
+
+def claim_message(claim: Claim) -> runtime_pb2.ClaimInstanceResponse:
+    response = runtime_pb2.ClaimInstanceResponse(
+        outcome=int(claim.outcome),  # type: ignore[arg-type]
+        warm_pool_id=claim.pool_id,
+    )
+    instance = claim.instance
+    if instance is not None:
+        response.instance.CopyFrom(
+            runtime_pb2.Instance(
+                id=instance.id,
+                warm_pool_id=instance.pool_id,
+                snapshot_id=instance.snapshot_id,
+                current_snapshot=instance.current_snapshot,
+                claim_id=instance.claim_id,
+                claimed_at=timestamp(instance.claimed_at),
+                created_at=timestamp(instance.created_at),
+            )
+        )
+    return response

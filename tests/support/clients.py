@@ -16,6 +16,7 @@ from connectrpc.compat import google_protobuf_binary_codec, google_protobuf_json
 from connectrpc.errors import ConnectError
 from gitpod.v1 import prebuild_connect, prebuild_pb2_grpc
 from google.rpc import error_details_pb2, status_pb2
+from warmpool.v1 import runtime_connect, runtime_pb2_grpc
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -52,12 +53,23 @@ def _violations(detail: bytes) -> list[tuple[str, str]]:
     return [(v.field, v.description) for v in bad.field_violations]
 
 
+# The services a client can talk to: gitpod.v1.PrebuildService and warmpool.v1's runtime API.
+_GRPC_STUBS: dict[str, Any] = {
+    "prebuild": prebuild_pb2_grpc.PrebuildServiceStub,
+    "runtime": runtime_pb2_grpc.WarmPoolRuntimeServiceStub,
+}
+_CONNECT_CLIENTS: dict[str, Any] = {
+    "prebuild": prebuild_connect.PrebuildServiceClient,
+    "runtime": runtime_connect.WarmPoolRuntimeServiceClient,
+}
+
+
 class GrpcApiClient:
     transport = "grpc"
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, service: str = "prebuild") -> None:
         self._channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        self._stub = prebuild_pb2_grpc.PrebuildServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stub = _GRPC_STUBS[service](self._channel)
 
     async def call(
         self, method: str, request: Message, token: str | None, timeout: float | None = None
@@ -80,12 +92,10 @@ class GrpcApiClient:
 
 
 class ConnectApiClient:
-    def __init__(self, port: int, *, json: bool) -> None:
+    def __init__(self, port: int, *, json: bool, service: str = "prebuild") -> None:
         self.transport = "connect-json" if json else "connect-proto"
         codec = google_protobuf_json_codec() if json else google_protobuf_binary_codec()
-        self._client = prebuild_connect.PrebuildServiceClient(
-            f"http://127.0.0.1:{port}", codec=codec
-        )
+        self._client = _CONNECT_CLIENTS[service](f"http://127.0.0.1:{port}", codec=codec)
 
     async def call(
         self, method: str, request: Message, token: str | None, timeout: float | None = None
@@ -108,7 +118,9 @@ class ConnectApiClient:
         await self._client.close()
 
 
-def make_client(transport: str, grpc_port: int, http_port: int) -> ApiClient:
+def make_client(
+    transport: str, grpc_port: int, http_port: int, service: str = "prebuild"
+) -> ApiClient:
     if transport == "grpc":
-        return GrpcApiClient(grpc_port)
-    return ConnectApiClient(http_port, json=transport == "connect-json")
+        return GrpcApiClient(grpc_port, service)
+    return ConnectApiClient(http_port, json=transport == "connect-json", service=service)
