@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 import signal
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEMO_TOKEN_FILE = "demo-token"
+
+
+class StartupError(Exception):
+    """The server cannot start for a reason the operator can fix (e.g. a port in use)."""
 
 
 @dataclass
@@ -137,12 +142,18 @@ async def _serve_with_database(
         WarmPoolService(db, PageTokens(page_key), settings.deleted_retention_seconds),
     )
 
-    grpc_server, health, grpc_port = build_grpc_server(
-        handlers,
-        host=settings.host,
-        port=settings.grpc_port,
-        max_request_bytes=settings.max_request_bytes,
-    )
+    try:
+        grpc_server, health, grpc_port = build_grpc_server(
+            handlers,
+            host=settings.host,
+            port=settings.grpc_port,
+            max_request_bytes=settings.max_request_bytes,
+        )
+    except RuntimeError as exc:
+        raise StartupError(
+            f"cannot listen for gRPC on {settings.host}:{settings.grpc_port} "
+            f"(in use? set WARMPOOL_GRPC_PORT): {exc}"
+        ) from None
 
     async def readiness() -> tuple[bool, str]:
         try:
@@ -172,8 +183,16 @@ async def _serve_with_database(
         websockets=False,
     )
 
+    _ensure_port_free(settings.host, settings.http_port, "HTTP", "WARMPOOL_HTTP_PORT")
     await grpc_server.start()
     http_task = asyncio.create_task(http_server.serve(), name="http-server")
+    await asyncio.sleep(0)  # let the HTTP listener bind (or fail to) before declaring ready
+    if http_task.done() and http_task.exception() is not None:
+        await grpc_server.stop(None)
+        raise StartupError(
+            f"cannot listen for HTTP on {settings.host}:{settings.http_port} "
+            f"(in use? set WARMPOOL_HTTP_PORT): {http_task.exception()}"
+        )
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(PREBUILD_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     log.info(
@@ -192,8 +211,11 @@ async def _serve_with_database(
     done, _ = await asyncio.wait({stop_wait, http_task}, return_when=asyncio.FIRST_COMPLETED)
     if http_task in done:
         stop_wait.cancel()
-        http_task.result()  # surfaces a failed HTTP listener (e.g. port in use)
-        raise RuntimeError("HTTP server stopped unexpectedly")
+        await grpc_server.stop(None)
+        raise StartupError(
+            f"the HTTP listener on {settings.host}:{settings.http_port} stopped: "
+            f"{http_task.exception() or 'no error given'}"
+        )
 
     log.info(
         "shutting down: draining in-flight calls (grace %.1fs)", settings.shutdown_grace_seconds
@@ -212,6 +234,19 @@ async def _serve_with_database(
         with contextlib.suppress(asyncio.CancelledError):
             await http_task
     log.info("stopped")
+
+
+def _ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
+    """Fail clearly if the port is taken. Granian binds with SO_REUSEPORT, which would let a
+    second server silently share the port with the first instead of failing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen for {what} on {host}:{port} (in use? set {setting}): {exc}"
+            ) from None
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

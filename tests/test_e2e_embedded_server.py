@@ -48,8 +48,8 @@ def postgres_processes(data_dir: Path) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess.create(tmp_path / "data")
+def embedded(pg_dir: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess.create(pg_dir / "data")
     server.start()
     yield server
     server.stop()
@@ -148,8 +148,8 @@ def test_grpcurl_works_by_reflection_alone(embedded: ServerProcess) -> None:
     assert "Unauthenticated" in unauthenticated.stderr
 
 
-def test_restart_keeps_pools_and_sigterm_stops_postgres(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_restart_keeps_pools_and_sigterm_stops_postgres(pg_dir: Path) -> None:
+    data_dir = pg_dir / "data"
     server = ServerProcess.create(data_dir)
     server.start()
     token = (data_dir / "demo-token").read_text().strip()
@@ -174,8 +174,8 @@ def test_restart_keeps_pools_and_sigterm_stops_postgres(tmp_path: Path) -> None:
         again.stop()
 
 
-def test_server_killed_hard_restarts_on_the_same_embedded_database(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_server_killed_hard_restarts_on_the_same_embedded_database(pg_dir: Path) -> None:
+    data_dir = pg_dir / "data"
     server = ServerProcess.create(data_dir)
     server.start()
     token = (data_dir / "demo-token").read_text().strip()
@@ -191,3 +191,21 @@ def test_server_killed_hard_restarts_on_the_same_embedded_database(tmp_path: Pat
         assert again.stop() == 0
     # The Postgres the killed server left running was adopted, and is stopped with its adopter.
     assert postgres_processes(data_dir) == []
+
+
+@pytest.mark.parametrize("taken", ["http", "grpc"])
+def test_second_server_on_taken_ports_exits_with_a_clear_error(
+    embedded: ServerProcess, pg_dir: Path, taken: str
+) -> None:
+    second = ServerProcess.create(pg_dir / "second")
+    if taken == "http":
+        second.env["WARMPOOL_HTTP_PORT"] = str(embedded.http_port)
+    else:
+        second.env["WARMPOOL_GRPC_PORT"] = str(embedded.grpc_port)
+    second.start_async()
+    assert second.process is not None
+    assert second.process.wait(60) == 1
+    second.stop()
+    log = second.log()
+    assert "cannot start: cannot listen for" in log
+    assert "Traceback" not in log

@@ -101,6 +101,11 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, timeout: float = 60.0) -> None:
+        self.start_async()
+        self.wait_ready(timeout)
+
+    def start_async(self) -> None:
+        """Launch the process without waiting for it to serve."""
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "serve"],
@@ -109,6 +114,9 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
