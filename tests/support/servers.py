@@ -78,6 +78,7 @@ class ServerProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
+    launcher: list[str] = field(default_factory=list)  # e.g. ["taskset", "-c", "0"]
 
     @classmethod
     def create(cls, data_dir: Path, database_url: str = "", **env: str) -> ServerProcess:
@@ -108,7 +109,7 @@ class ServerProcess:
         """Launch the process without waiting for it to serve."""
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve"],
+            [*self.launcher, sys.executable, "-m", "server", "serve"],
             cwd=REPO,
             env=self.env,
             stdout=self._log,
