@@ -46,3 +46,9 @@ migrate: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Load tools come from Debian packages (h2load: nghttp2-client).
+bench: setup
+	@command -v h2load >/dev/null && command -v wrk >/dev/null || \
+		(apt-get install -y -q nghttp2-client wrk >/dev/null || sudo apt-get install -y -q nghttp2-client wrk)
+	$(BIN)/python -m bench $(BENCH_ARGS)

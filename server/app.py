@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 import signal
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEMO_TOKEN_FILE = "demo-token"
+
+
+class StartupError(Exception):
+    """The server cannot start for a reason the operator can fix (e.g. a port in use)."""
 
 
 @dataclass
@@ -156,13 +161,19 @@ async def _serve_with_database(
     )
     runtime_handlers = RuntimeHandlers(auth, ClaimService(db))
 
-    grpc_server, health, grpc_port = build_grpc_server(
-        handlers,
-        host=settings.host,
-        port=settings.grpc_port,
-        max_request_bytes=settings.max_request_bytes,
-        extra_services=[runtime_service(runtime_handlers)],
-    )
+    try:
+        grpc_server, health, grpc_port = build_grpc_server(
+            handlers,
+            host=settings.host,
+            port=settings.grpc_port,
+            max_request_bytes=settings.max_request_bytes,
+            extra_services=[runtime_service(runtime_handlers)],
+        )
+    except RuntimeError as exc:
+        raise StartupError(
+            f"cannot listen for gRPC on {settings.host}:{settings.grpc_port} "
+            f"(in use? set WARMPOOL_GRPC_PORT): {exc}"
+        ) from None
 
     async def readiness() -> tuple[bool, str]:
         try:
@@ -219,8 +230,16 @@ async def _serve_transports(
     stop: asyncio.Event,
     on_ready: Callable[[Endpoints], Awaitable[None] | None] | None,
 ) -> None:
+    _ensure_port_free(settings.host, settings.http_port, "HTTP", "WARMPOOL_HTTP_PORT")
     await grpc_server.start()
     http_task = asyncio.create_task(http_server.serve(), name="http-server")
+    await asyncio.sleep(0)  # let the HTTP listener bind (or fail to) before declaring ready
+    if http_task.done() and http_task.exception() is not None:
+        await grpc_server.stop(None)
+        raise StartupError(
+            f"cannot listen for HTTP on {settings.host}:{settings.http_port} "
+            f"(in use? set WARMPOOL_HTTP_PORT): {http_task.exception()}"
+        )
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(PREBUILD_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     await health.set(RUNTIME_SERVICE, health_pb2.HealthCheckResponse.SERVING)
@@ -240,8 +259,11 @@ async def _serve_transports(
     done, _ = await asyncio.wait({stop_wait, http_task}, return_when=asyncio.FIRST_COMPLETED)
     if http_task in done:
         stop_wait.cancel()
-        http_task.result()  # surfaces a failed HTTP listener (e.g. port in use)
-        raise RuntimeError("HTTP server stopped unexpectedly")
+        await grpc_server.stop(None)
+        raise StartupError(
+            f"the HTTP listener on {settings.host}:{settings.http_port} stopped: "
+            f"{http_task.exception() or 'no error given'}"
+        )
 
     log.info(
         "shutting down: draining in-flight calls (grace %.1fs)", settings.shutdown_grace_seconds
@@ -260,6 +282,25 @@ async def _serve_transports(
         with contextlib.suppress(asyncio.CancelledError):
             await http_task
     log.info("stopped")
+
+
+def _ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
+    """Fail clearly if the port is taken. Granian binds with SO_REUSEPORT, which would let a
+    second server silently share the port with the first instead of failing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen for {what} on {host}:{port} (in use? set {setting}): {exc}"
+            ) from None
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
 
 
 def build_provider(settings: Settings, db: Database) -> RuntimeProvider:
@@ -307,9 +348,3 @@ def build_controller(settings: Settings, db: Database) -> Controller:
             retention_seconds=float(settings.deleted_retention_seconds),
         ),
     )
-
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)

@@ -178,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
 
     if args.command == "serve":
-        from server.app import install_signal_handlers, serve
+        from server.app import StartupError, install_signal_handlers, serve
+        from server.errors import Unavailable
 
         async def run() -> int:
             stop = asyncio.Event()
@@ -186,7 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             await serve(settings, stop)
             return 0
 
-        return asyncio.run(run())
+        try:
+            return asyncio.run(run())
+        except (StartupError, Unavailable) as exc:
+            log.error("cannot start: %s", exc)
+            return 1
     if args.command == "migrate":
         return asyncio.run(_with_database(settings, _migrate))
 

@@ -2,31 +2,52 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+
+# Before grpc is imported: see server/__main__.py.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.clients import TRANSPORTS, ApiClient, make_client
 from tests.support.controller import FAST
-from tests.support.postgres import TestPostgres
+from tests.support.postgres import SessionPostgres
 from tests.support.servers import InProcessServer
 from tests.support.tenants import Tenant, make_tenant
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+
+def _postgres_dir() -> Path:
+    # Not under pytest's tmp root: pytest resets that to mode 0700 whenever a session starts,
+    # and Postgres (run as a separate user when tests run as root) must traverse the path.
+    return Path(tempfile.mkdtemp(prefix="warmpool-test-"))
+
+
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    """A scratch directory a Postgres data directory can live in."""
+    path = _postgres_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-async def pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestPostgres]:
-    postgres = TestPostgres(tmp_path_factory.mktemp("postgres"))
+async def pg() -> AsyncIterator[SessionPostgres]:
+    base = _postgres_dir()
+    postgres = SessionPostgres(base)
     await postgres.start()
     yield postgres
     postgres.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 async def server(
-    pg: TestPostgres, tmp_path_factory: pytest.TempPathFactory
+    pg: SessionPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[InProcessServer]:
     # The API rule tests watch the API's own writes (a deleted pool stays DELETING), so this
     # server runs without the controller; tests/test_controller_*.py start their own.
@@ -54,7 +75,7 @@ async def api(request: pytest.FixtureRequest, server: InProcessServer) -> AsyncI
 
 @pytest.fixture
 async def start_controlled(
-    pg: TestPostgres, tmp_path_factory: pytest.TempPathFactory
+    pg: SessionPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Callable[..., Awaitable[InProcessServer]]]:
     """Start servers with the controller on a fresh database: FAST settings plus overrides."""
     started: list[InProcessServer] = []
@@ -82,7 +103,7 @@ async def controlled(
 
 @pytest.fixture(scope="session")
 async def shared_controlled(
-    pg: TestPostgres, tmp_path_factory: pytest.TempPathFactory
+    pg: SessionPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[InProcessServer]:
     """One controller server for tests that only need ready pools (each uses its own tenant)."""
     running = await InProcessServer.start(

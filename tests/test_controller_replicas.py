@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.support.clients import ApiClient
-    from tests.support.postgres import TestPostgres
+    from tests.support.postgres import SessionPostgres
 
 MAX_SIZE = 4
 
@@ -63,7 +63,7 @@ async def reconciled(port: int) -> float:
 
 
 async def test_two_servers_never_exceed_max_size_and_never_claim_an_instance_twice(
-    pg: TestPostgres, tmp_path: Path
+    pg: SessionPostgres, tmp_path: Path
 ) -> None:
     url = await pg.new_database()
     env = environment(

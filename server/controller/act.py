@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from server.errors import Unavailable
 from server.models import InstanceState
 from server.providers.base import InstanceSpec, PrebuildSpec
 from server.store import controller as store
@@ -90,11 +91,16 @@ async def act_on_pools(
         try:
             async with asyncio.timeout(provider_timeout):
                 await _send(provider, requests)
-        except Exception:
+        except Exception as exc:
             # The intents are written: the next round reissues them. Not at once, though —
             # give a failing provider a moment.
-            log.exception(
-                "runtime provider %s failed; retrying in %.1fs", provider.name, retry_after
+            log.warning(
+                "runtime provider %s failed (%s: %s); retrying in %.1fs",
+                provider.name,
+                type(exc).__name__,
+                exc,
+                retry_after,
+                exc_info=not isinstance(exc, (Unavailable, TimeoutError)),
             )
             later = now + timedelta(seconds=retry_after)
             next_wake = {k: max(v, later) for k, v in next_wake.items()}

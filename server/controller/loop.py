@@ -23,6 +23,7 @@ from server.controller.act import act_on_pools, act_on_prebuild
 from server.controller.observe import observe_pools, observe_prebuilds
 from server.controller.plan import Policy, plan_pool
 from server.controller.prebuild_plan import plan_prebuild
+from server.errors import Unavailable
 from server.models import InstanceState, WarmPoolPhase
 from server.store import controller as store
 from server.store import prebuilds as prebuild_store
@@ -70,6 +71,7 @@ class Controller:
         self._s = settings
         self.owner = owner or replica_name()
         self._stopping = False
+        self._outage = False
         self._stop_event = asyncio.Event()
         self._paused = False
         self._woken_pools: set[str] = set()
@@ -177,8 +179,18 @@ class Controller:
                     if index == 0:
                         busy |= await self._prebuild_round()
                     busy |= await self._pool_round()
+                    if self._outage:
+                        self._outage = False
+                        log.info("database reachable again: controller resumed")
                 except asyncio.CancelledError:
                     raise
+                except Unavailable as exc:
+                    # An outage is an expected condition: one line when it starts, not one
+                    # traceback per worker and round.
+                    if not self._outage:
+                        self._outage = True
+                        log.warning("controller waiting for the database: %s", exc.message)
+                    await asyncio.sleep(self._s.poll_seconds)
                 except Exception:
                     log.exception("reconcile round failed; retrying")
                     await asyncio.sleep(self._s.poll_seconds)

@@ -34,6 +34,23 @@ _UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class _OneLineConnectionWarnings(logging.Filter):
+    """asyncpg's pool logs each failed reconnect during an outage with a full traceback;
+    an outage is an expected condition, so keep it to one line with the cause."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OneLineConnectionWarnings())
+
+
 def _unavailable(exc: BaseException) -> Unavailable:
     return Unavailable(f"database unavailable ({type(exc).__name__}); retry later")
 

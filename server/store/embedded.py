@@ -33,6 +33,7 @@ class EmbeddedPostgres:
         pgdata = self.data_dir.resolve() / "postgres"
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded Postgres in %s", pgdata)
+        await asyncio.to_thread(_forget_dead_handles, pgdata)
         self._server = await asyncio.to_thread(pgserver.get_server, pgdata, cleanup_mode="stop")
         admin_url: str = self._server.get_uri()
         conn = await asyncpg.connect(admin_url)
@@ -48,8 +49,24 @@ class EmbeddedPostgres:
         return url
 
     async def stop(self) -> None:
+        """Stop Postgres unless another live process still uses the same data directory."""
         if self._server is None:
             return
         server, self._server = self._server, None
         log.info("stopping embedded Postgres")
         await asyncio.to_thread(server.cleanup)
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without cleaning up (kill -9) from pgserver's user list.
+
+    pgserver stops Postgres when the last registered process exits; a killed server stays
+    registered forever and would keep every later server from stopping Postgres.
+    """
+    import psutil
+    from pgserver.utils import DiskList
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    for pid in handles.get():
+        if not psutil.pid_exists(pid):
+            handles.get_and_remove(pid)

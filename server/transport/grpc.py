@@ -12,15 +12,20 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 from gitpod.v1 import prebuild_pb2 as pb
 from gitpod.v1 import prebuild_pb2_grpc
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 from warmpool.v1 import runtime_pb2, runtime_pb2_grpc
 
+from server.errors import FieldViolation, InvalidArgument
 from server.metrics import observe_rpc
 from server.transport.status import status_from_exception
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+
+    from google.protobuf.descriptor import ServiceDescriptor
 
     from server.transport.handlers import PrebuildHandlers, RuntimeHandlers
 
@@ -38,6 +43,18 @@ def _authorization(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
+async def _abort(
+    context: grpc.aio.ServicerContext, exc: Exception, method: str, started: float
+) -> None:
+    status = status_from_exception(exc, method)
+    observe_rpc("grpc", method, status.code.connect_name, time.perf_counter() - started)
+    await context.abort(
+        grpc.StatusCode[status.code.name],
+        status.message,
+        trailing_metadata=(("grpc-status-details-bin", status.grpc_status_details()),),
+    )
+
+
 async def _respond(
     context: grpc.aio.ServicerContext, method: str, call: Callable[[str | None], Awaitable[T]]
 ) -> T:
@@ -49,13 +66,7 @@ async def _respond(
         observe_rpc("grpc", method, "ok", time.perf_counter() - started)
         return result
     except Exception as exc:
-        status = status_from_exception(exc, method)
-        observe_rpc("grpc", method, status.code.connect_name, time.perf_counter() - started)
-        await context.abort(
-            grpc.StatusCode[status.code.name],
-            status.message,
-            trailing_metadata=(("grpc-status-details-bin", status.grpc_status_details()),),
-        )
+        await _abort(context, exc, method, started)
         raise  # unreachable: abort raises
 
 
@@ -157,11 +168,51 @@ def runtime_service(handlers: RuntimeHandlers) -> tuple[str, Callable[[grpc.aio.
     """The runtime service as an `extra_services` entry of `build_grpc_server`."""
 
     def add(server: grpc.aio.Server) -> None:
-        runtime_pb2_grpc.add_WarmPoolRuntimeServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            RuntimeServicer(handlers), server
-        )
+        descriptor = runtime_pb2.DESCRIPTOR.services_by_name["WarmPoolRuntimeService"]
+        add_servicer(server, descriptor, RuntimeServicer(handlers))
 
     return RUNTIME_SERVICE, add
+
+
+def add_servicer(server: grpc.aio.Server, service: ServiceDescriptor, servicer: object) -> None:
+    """Register `servicer`'s methods (named as in the proto) for `service`.
+
+    Unlike the generated `add_*Servicer_to_server`, requests arrive as bytes and are parsed
+    here, so a corrupt payload is answered INVALID_ARGUMENT instead of grpc's own UNKNOWN
+    with a traceback in the log.
+    """
+    handlers = {}
+    for method in service.methods:
+        request_type = GetMessageClass(method.input_type)
+        response_type = GetMessageClass(method.output_type)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            _parsing(getattr(servicer, method.name), request_type, method.name),
+            request_deserializer=None,
+            response_serializer=response_type.SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def _parsing(
+    implementation: Callable[[Message, grpc.aio.ServicerContext], Awaitable[Message]],
+    request_type: type[Message],
+    method: str,
+) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]:
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
+        try:
+            request = request_type.FromString(raw)
+        except DecodeError as exc:
+            error = InvalidArgument(
+                FieldViolation("body", f"is not a valid {request_type.DESCRIPTOR.full_name}: {exc}")
+            )
+            await _abort(context, error, method, time.perf_counter())
+            raise  # unreachable: abort raises
+        return await implementation(request, context)
+
+    return handle
 
 
 def build_grpc_server(
@@ -183,8 +234,8 @@ def build_grpc_server(
             ("grpc.so_reuseport", 0),
         ]
     )
-    prebuild_pb2_grpc.add_PrebuildServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        PrebuildServicer(handlers), server
+    add_servicer(
+        server, pb.DESCRIPTOR.services_by_name["PrebuildService"], PrebuildServicer(handlers)
     )
     services = [PREBUILD_SERVICE]
     for name, add in extra_services:

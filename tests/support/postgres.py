@@ -27,7 +27,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-class TestPostgres:
+class SessionPostgres:
     """One Postgres server for the whole test session."""
 
     def __init__(self, base_dir: Path) -> None:

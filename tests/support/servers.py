@@ -78,6 +78,7 @@ class ServerProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
+    launcher: list[str] = field(default_factory=list)  # e.g. ["taskset", "-c", "0"]
 
     @classmethod
     def create(cls, data_dir: Path, database_url: str = "", **env: str) -> ServerProcess:
@@ -101,14 +102,22 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, timeout: float = 60.0) -> None:
+        self.start_async()
+        self.wait_ready(timeout)
+
+    def start_async(self) -> None:
+        """Launch the process without waiting for it to serve."""
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve"],
+            [*self.launcher, sys.executable, "-m", "server", "serve"],
             cwd=REPO,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

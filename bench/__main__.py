@@ -1,0 +1,475 @@
+"""`make bench`: measure warmpool against baselines measured in the same run, print one
+markdown table, and write it with the method to BENCHMARKS.md.
+
+Cores (the machine has 2): the server under test — warmpool or a baseline — runs alone on
+CPU 0; the load generators (h2load, wrk, this process) and Postgres share CPU 1. Each figure
+is the median of three runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+from typing import TYPE_CHECKING
+
+import httpx
+from gitpod.v1 import prebuild_pb2 as pb
+
+from bench.load import Result, grpc_frame, h2load, median_result, python_load, wrk
+from server.models import Role
+from server.service import admin
+from server.store.database import Database
+from server.store.migrate import migrate
+from tests.support.servers import REPO, ServerProcess, free_port
+from tests.support.standalone_postgres import StandalonePostgres
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+SERVER_CPU = "0"
+SERVICE = "/gitpod.v1.PrebuildService"
+CONCURRENCY = (1, 32, 64)
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Row:
+    scenario: str
+    transport: str
+    concurrency: int | str
+    result: Result | None = None
+    baseline_name: str = ""
+    baseline: Result | None = None
+    note: str = ""
+    value: str = ""  # for rows that are not throughput figures
+
+    def cells(self) -> list[str]:
+        if self.result is None:
+            return [
+                self.scenario,
+                self.transport,
+                str(self.concurrency),
+                self.value,
+                "",
+                "",
+                "",
+                self.note,
+            ]
+        ratio = ""
+        if self.baseline is not None and self.baseline.rps:
+            share = self.result.rps / self.baseline.rps
+            ratio = f"{share:.2f}x {self.baseline_name} ({self.baseline.rps:,.0f}/s)"
+        errors = f", {self.result.errors} errors" if self.result.errors else ""
+        return [
+            self.scenario,
+            self.transport,
+            str(self.concurrency),
+            f"{self.result.rps:,.0f}/s{errors}",
+            f"{self.result.p50_ms:.2f}",
+            f"{self.result.p99_ms:.2f}",
+            ratio,
+            self.note,
+        ]
+
+
+HEADER = [
+    "scenario",
+    "transport",
+    "callers",
+    "throughput",
+    "p50 ms",
+    "p99 ms",
+    "vs baseline",
+    "note",
+]
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r.cells()) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+@dataclass
+class Env:
+    postgres: StandalonePostgres
+    url: str
+    token: str
+    pool_id: str
+    create_pairs: list[tuple[str, str]] = field(default_factory=list)
+    next_pair: int = 0
+
+    def pairs(self, n: int) -> list[tuple[str, str]]:
+        chunk = self.create_pairs[self.next_pair : self.next_pair + n]
+        self.next_pair += n
+        if len(chunk) < n:
+            raise RuntimeError("benchmark ran out of unused <project, class> pairs")
+        return chunk
+
+
+async def prepare(base: Path, pairs: int) -> Env:
+    postgres = StandalonePostgres(base / "pg")
+    postgres.start()
+    db = await Database.connect(postgres.url, min_size=1, max_size=4)
+    try:
+        await migrate(db)
+        from tests.support.tenants import make_tenant
+
+        tenant = await make_tenant(db)
+        _, token = await admin.create_token(db, tenant.org_id, Role.ADMIN, "bench")
+        row = await db.fetchrow(
+            "INSERT INTO warm_pools (id, organization_id, project_id, environment_class_id, "
+            "runner_id, min_size, max_size, target_size) VALUES (gen_random_uuid(), $1, $2, $3, "
+            "$4, 1, 1, 1) RETURNING id::text",
+            tenant.org_id,
+            tenant.project_id,
+            tenant.class_id,
+            tenant.runner_id,
+        )
+        assert row is not None
+        create_pairs = await _create_pairs(db, tenant.org_id, tenant.runner_id, pairs)
+    finally:
+        await db.close()
+    return Env(postgres, postgres.url, token, row["id"], create_pairs)
+
+
+async def _create_pairs(
+    db: Database, org_id: str, runner_id: str, count: int
+) -> list[tuple[str, str]]:
+    """`count` fresh <project, class> pairs with prebuilds enabled, 10 classes per project."""
+    per_project = 10
+    classes = [str(uuid.uuid4()) for _ in range(per_project)]
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO environment_classes (id, organization_id, runner_id, name) "
+            "VALUES ($1, $2, $3, 'bench')",
+            [(c, org_id, runner_id) for c in classes],
+        )
+        projects = [str(uuid.uuid4()) for _ in range(count // per_project + 1)]
+        await conn.executemany(
+            "INSERT INTO projects (id, organization_id, name, prebuilds_enabled, "
+            "prebuild_environment_class_ids) VALUES ($1, $2, 'bench', true, $3::uuid[])",
+            [(p, org_id, classes) for p in projects],
+        )
+    return [(p, c) for p in projects for c in classes][:count]
+
+
+@contextmanager
+def pinned_process(
+    command: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        ["taskset", "-c", SERVER_CPU, *command],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "ready" not in line:
+            raise RuntimeError(f"{command} did not start: {line!r}")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def ok_count(metrics_url: str, method: str, transport: str) -> int:
+    text = httpx.get(metrics_url).text
+    key = f'warmpool_rpc_requests_total{{code="ok",method="{method}",transport="{transport}"}}'
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def three(run: Callable[[], Result]) -> Result:
+    return median_result([run() for _ in range(3)])
+
+
+def get_runs(
+    env: Env, seconds: float, *, grpc_port: int = 0, http_port: int = 0
+) -> dict[tuple[str, int], Result]:
+    """GetWarmPool at every concurrency over the transports the given ports serve."""
+    request = pb.GetWarmPoolRequest(warm_pool_id=env.pool_id).SerializeToString()
+    auth = {"authorization": f"Bearer {env.token}"}
+    json_body = json.dumps({"warmPoolId": env.pool_id})
+    results = {}
+    grpc_url = f"http://127.0.0.1:{grpc_port}{SERVICE}/GetWarmPool"
+    grpc_headers = {"content-type": "application/grpc", "te": "trailers", **auth}
+    url = f"http://127.0.0.1:{http_port}{SERVICE}/GetWarmPool"
+    proto_headers = {"content-type": "application/proto", **auth}
+    for c in CONCURRENCY:
+        if grpc_port:
+            results[("grpc", c)] = three(
+                partial(h2load, grpc_url, grpc_frame(request), grpc_headers, c, seconds)
+            )
+        if http_port:
+            results[("connect-proto", c)] = three(
+                partial(h2load, url, request, proto_headers, c, seconds)
+            )
+            results[("connect-json", c)] = three(
+                partial(wrk, url, env.token, c, seconds, body=json_body)
+            )
+    return results
+
+
+async def create_runs(
+    server: ServerProcess, env: Env, seconds: float, total: int
+) -> dict[tuple[str, int], Result]:
+    from tests.support.clients import RpcFailure, make_client
+
+    results = {}
+    for concurrency in CONCURRENCY:
+        for transport in ("grpc", "connect-proto"):
+            client = make_client(transport, server.grpc_port, server.http_port)
+            pairs = env.pairs(total)
+
+            async def call(i: int, client=client, pairs=pairs) -> bool:  # type: ignore[no-untyped-def]
+                project, cls = pairs[i]
+                try:
+                    await client.call(
+                        "CreateWarmPool",
+                        pb.CreateWarmPoolRequest(project_id=project, environment_class_id=cls),
+                        env.token,
+                    )
+                except RpcFailure:
+                    return False
+                return True
+
+            results[(transport, concurrency)] = await python_load(call, concurrency, total)
+            await client.close()
+        expected = int(seconds * 3000) + 1000
+        bodies = [
+            json.dumps({"projectId": p, "environmentClassId": c}) for p, c in env.pairs(expected)
+        ]
+        results[("connect-json", concurrency)] = await asyncio.to_thread(
+            wrk,
+            f"{server.base_url}{SERVICE}/CreateWarmPool",
+            env.token,
+            concurrency,
+            seconds,
+            "",
+            bodies,
+        )
+    return results
+
+
+async def asyncpg_create_baseline(env: Env, total: int) -> dict[int, Result]:
+    """The statements CreateWarmPool runs (token lookup, then the insert), straight on asyncpg."""
+    from server.models import Sizing
+    from server.service.auth import hash_token
+    from server.store import tenancy
+    from server.store import warm_pools as store
+
+    db = await Database.connect(env.url, min_size=10, max_size=10)
+    token_hash = hash_token(env.token)
+    results = {}
+    try:
+        for concurrency in CONCURRENCY:
+            pairs = env.pairs(total)
+
+            async def call(i: int, pairs=pairs) -> bool:  # type: ignore[no-untyped-def]
+                principal = await tenancy.principal_for_token_hash(db, token_hash)
+                assert principal is not None
+                project, cls = pairs[i]
+                outcome = await store.create_warm_pool(
+                    db, principal.organization_id, project, cls, Sizing(0, 1, 1)
+                )
+                return outcome.pool is not None
+
+            results[concurrency] = await python_load(call, concurrency, total)
+    finally:
+        await db.close()
+    return results
+
+
+def startup_and_rss(base: Path) -> tuple[float, float]:
+    """Seconds from spawning `python -m server serve` (embedded Postgres, warm data dir) to
+    /readyz answering 200, and the server process's RSS after 3 s idle."""
+    import psutil
+
+    data = base / "startup"
+    first = ServerProcess.create(data)
+    first.start()
+    first.stop()
+    second = ServerProcess.create(data)
+    started = time.monotonic()
+    second.start()
+    ready = time.monotonic() - started
+    time.sleep(3)
+    assert second.process is not None
+    rss = psutil.Process(second.process.pid).memory_info().rss / 2**20
+    second.stop()
+    return ready, rss
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    os.sched_setaffinity(0, {int(c) for c in "1"})
+    base = Path(tempfile.mkdtemp(prefix="warmpool-bench-"))
+    rows: list[Row] = []
+    seconds = args.seconds
+    creates = args.creates
+    try:
+        progress("starting Postgres and preparing data")
+        env = await prepare(base, pairs=creates * 6 + int(seconds * 3000 + 1000) * 9 + creates * 3)
+
+        progress("baseline: grpc.aio echo servicer")
+        port = free_port()
+        with pinned_process([sys.executable, "-m", "bench.echo", "grpc", str(port)]):
+            grpc_echo = get_runs(env, seconds, grpc_port=port)
+        progress("baseline: connectrpc echo app")
+        port = free_port()
+        with pinned_process([sys.executable, "-m", "bench.echo", "connect", str(port)]):
+            connect_echo = get_runs(env, seconds, http_port=port)
+
+        progress("baseline: asyncpg running CreateWarmPool's statements")
+        pg_create = await asyncpg_create_baseline(env, creates)
+
+        progress("warmpool server")
+        server = ServerProcess.create(
+            base / "server", database_url=env.url, WARMPOOL_LOG_LEVEL="WARNING"
+        )
+        server.launcher = ["taskset", "-c", SERVER_CPU]
+        server.start()
+        try:
+            metrics = f"{server.base_url}/metrics"
+            before = {t: ok_count(metrics, "GetWarmPool", t) for t in ("grpc", "connect")}
+            progress("GetWarmPool on warmpool")
+            gets = get_runs(env, seconds, grpc_port=server.grpc_port, http_port=server.http_port)
+            served = {
+                t: ok_count(metrics, "GetWarmPool", t) - before[t] for t in ("grpc", "connect")
+            }
+            progress("CreateWarmPool on warmpool")
+            creates_result = await create_runs(server, env, seconds, creates)
+        finally:
+            server.stop()
+
+        for concurrency in CONCURRENCY:
+            rows.append(Row("GetWarmPool", "gRPC", concurrency, gets[("grpc", concurrency)],
+                            "grpc echo", grpc_echo[("grpc", concurrency)]))  # fmt: skip
+            rows.append(Row("GetWarmPool", "Connect binary (h2c)", concurrency,
+                            gets[("connect-proto", concurrency)], "connect echo",
+                            connect_echo[("connect-proto", concurrency)]))  # fmt: skip
+            rows.append(Row("GetWarmPool", "Connect JSON (HTTP/1.1)", concurrency,
+                            gets[("connect-json", concurrency)], "connect echo",
+                            connect_echo[("connect-json", concurrency)]))  # fmt: skip
+        for concurrency in CONCURRENCY:
+            for transport, label in (("grpc", "gRPC"), ("connect-proto", "Connect binary (h2c)")):
+                rows.append(Row("CreateWarmPool", label, concurrency,
+                                creates_result[(transport, concurrency)], "asyncpg",
+                                pg_create[concurrency], note="Python load generator"))  # fmt: skip
+            rows.append(Row("CreateWarmPool", "Connect JSON (HTTP/1.1)", concurrency,
+                            creates_result[("connect-json", concurrency)], "asyncpg",
+                            pg_create[concurrency]))  # fmt: skip
+        for concurrency in CONCURRENCY:
+            rows.append(Row("CreateWarmPool statements", "asyncpg (baseline)", concurrency,
+                            pg_create[concurrency]))  # fmt: skip
+        counted = f"gRPC {served['grpc']:,}, Connect {served['connect']:,}"
+        rows.append(Row("verification", "server-counted OK GetWarmPool", "", value=counted))
+
+        progress("start-up time and idle RSS")
+        ready, rss = startup_and_rss(base)
+        rows.append(
+            Row("start-up (warm data dir, embedded Postgres)", "", "", value=f"{ready:.2f} s")
+        )
+        rows.append(Row("idle RSS of the server process", "", "", value=f"{rss:.0f} MiB"))
+    finally:
+        if "env" in locals():
+            env.postgres.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    return rows
+
+
+def write_report(rows: list[Row], args: argparse.Namespace, elapsed: float) -> str:
+    import connectrpc
+    import grpc
+
+    versions = (
+        f"Python {platform.python_version()}, grpcio {grpc.__version__}, "
+        f"connectrpc {getattr(connectrpc, '__version__', '0.13.0')}, "
+        f"{_tool_version(['h2load', '--version'])}, {_tool_version(['wrk', '-v'])}"
+    )
+    body = table(rows)
+    report = f"""# Benchmarks
+
+Measured by `make bench` on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; the run took
+{elapsed:.0f} s. Re-run it to measure your own machine: absolute figures drift between
+machines and runs, which is why each one is compared with a baseline measured in the same run.
+
+{body}
+
+## Method
+
+- Machine: {os.cpu_count()} CPUs ({platform.machine()}), {_memory()}; {platform.platform()}.
+- Versions: {versions}.
+- Cores: the server under test (warmpool, or a baseline) runs alone on CPU 0 (`taskset -c 0`);
+  the load generators and Postgres share CPU 1, so a load generator never takes CPU from the
+  server it measures.
+- Baselines: `grpc echo` is a bare grpc.aio servicer and `connect echo` connectrpc's generated
+  ASGI app on the same embedded granian settings, both answering a canned WarmPool of the same
+  size (`bench/echo.py`); `asyncpg` runs the statements CreateWarmPool runs (token lookup and
+  the single-statement insert) straight on an asyncpg pool of 10 — the storage limit.
+- Load: gRPC and Connect binary GetWarmPool with h2load over h2c (up to 8 connections, streams
+  spread over them), Connect JSON with wrk over HTTP/1.1 (one keep-alive connection per
+  caller); {args.seconds:.0f} s per run after 1 s of warm-up for h2load. CreateWarmPool needs a
+  fresh ⟨project, class⟩ per call: Connect JSON with wrk and a Lua script cycling through unused
+  pairs; gRPC and Connect binary with this repo's Python clients ({args.creates} calls per run).
+  Every figure is the median of 3 runs (creates: 1 run).
+- Verification: the server's own `warmpool_rpc_requests_total{{code="ok"}}` counter is read
+  before and after the GetWarmPool runs (row "verification"), so a run answering errors cannot
+  pass for fast.
+- Start-up: time from spawning `python -m server serve` on an existing data directory
+  (embedded Postgres) to `/readyz` answering 200; RSS of the server process after 3 s idle.
+"""
+    Path(REPO, "BENCHMARKS.md").write_text(report)
+    return body
+
+
+def _tool_version(command: list[str]) -> str:
+    return subprocess.run(command, capture_output=True, text=True).stdout.splitlines()[0].strip()
+
+
+def _memory() -> str:
+    with open("/proc/meminfo") as f:
+        kb = int(f.readline().split()[1])
+    return f"{kb / 2**20:.0f} GiB RAM"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each timed run")
+    parser.add_argument("--creates", type=int, default=2000, help="calls per Python create run")
+    args = parser.parse_args()
+    for tool in ("h2load", "wrk", "taskset", "curl"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is required: apt-get install nghttp2-client wrk util-linux curl")
+    started = time.monotonic()
+    rows = asyncio.run(run(args))
+    print(write_report(rows, args, time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    main()

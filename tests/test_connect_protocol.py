@@ -1,0 +1,370 @@
+"""Connect protocol details on the HTTP port, over raw HTTP (what curl and the JSON SDKs send)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from gitpod.v1 import prebuild_pb2 as pb
+
+from tests.support.servers import InProcessServer
+from tests.support.tenants import Tenant
+
+SERVICE = "/gitpod.v1.PrebuildService"
+
+
+@pytest.fixture
+async def http(server: InProcessServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}") as client:
+        yield client
+
+
+def auth(t: Tenant, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {t.admin}", "Content-Type": "application/json", **extra}
+
+
+def create_body(t: Tenant, **fields: Any) -> dict[str, Any]:
+    return {"projectId": t.project_id, "environmentClassId": t.class_id, **fields}
+
+
+async def test_docs_example_works_under_api_prefix_without_protocol_header(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resp = await http.post(
+        f"/api{SERVICE}/CreateWarmPool",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {tenant.admin}"},
+        content=json.dumps(create_body(tenant)),
+    )
+    assert resp.status_code == 200, resp.text
+    pool = resp.json()["warmPool"]
+    assert pool["spec"]["specVersion"] == "1"  # uint64 as a JSON string
+    assert pool["spec"]["minSize"] == 1 and pool["spec"]["maxSize"] == 1
+    assert pool["status"]["phase"] == "WARM_POOL_PHASE_PENDING"
+    assert pool["metadata"]["createdAt"].endswith("Z")
+
+
+async def test_json_output_is_compact_and_camel_case(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resp = await http.post(
+        f"{SERVICE}/CreateWarmPool", headers=auth(tenant), json=create_body(tenant)
+    )
+    assert resp.status_code == 200
+    assert b" " not in resp.content and b"\n" not in resp.content
+    assert b"environmentClassId" in resp.content and b"environment_class_id" not in resp.content
+
+
+async def test_set_optional_zero_is_written_in_json(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resp = await http.post(
+        f"{SERVICE}/CreateWarmPool", headers=auth(tenant), json=create_body(tenant, minSize=0)
+    )
+    assert resp.json()["warmPool"]["spec"]["minSize"] == 0
+
+
+async def test_input_accepts_snake_case_names_numbers_for_enums_and_unknown_fields(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = {
+        "project_id": tenant.project_id,
+        "environment_class_id": tenant.class_id,
+        "max_size": 3,
+        "someFutureField": {"nested": [1, 2, 3]},
+    }
+    resp = await http.post(f"{SERVICE}/CreateWarmPool", headers=auth(tenant), json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["warmPool"]["spec"]["maxSize"] == 3
+
+
+async def test_charset_parameter_in_content_type_is_accepted(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = auth(tenant, **{"Content-Type": "application/json; charset=utf-8"})
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=headers, content=b"{}")
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{",
+        b"[]",
+        b'{"projectId": 5}',
+        b'{"maxSize": "big"}',
+        b"\xff\xfe",
+        b'{"maxSize": 99999999999}',
+    ],
+)
+async def test_malformed_json_is_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant, body: bytes
+) -> None:
+    resp = await http.post(f"{SERVICE}/CreateWarmPool", headers=auth(tenant), content=body)
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "invalid_argument"
+
+
+async def test_malformed_binary_is_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = auth(tenant, **{"Content-Type": "application/proto"})
+    resp = await http.post(
+        f"{SERVICE}/CreateWarmPool", headers=headers, content=b"\x0a\xff\xff\xff"
+    )
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "invalid_argument"
+
+
+async def test_binary_protobuf_round_trip(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    req = pb.CreateWarmPoolRequest(
+        project_id=tenant.project_id, environment_class_id=tenant.class_id
+    )
+    headers = auth(tenant, **{"Content-Type": "application/proto"})
+    resp = await http.post(
+        f"{SERVICE}/CreateWarmPool", headers=headers, content=req.SerializeToString()
+    )
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/proto"
+    pool = pb.CreateWarmPoolResponse.FromString(resp.content).warm_pool
+    assert pool.spec.min_size == 1
+
+
+async def test_gzip_request_and_response(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    body = gzip.compress(json.dumps(create_body(tenant)).encode())
+    headers = auth(tenant, **{"Content-Encoding": "gzip", "Accept-Encoding": "gzip"})
+    resp = await http.post(f"{SERVICE}/CreateWarmPool", headers=headers, content=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-encoding"] == "gzip"
+    assert resp.json()["warmPool"]["spec"]["minSize"] == 1  # httpx decompressed it
+
+
+async def test_get_is_served_for_side_effect_free_methods(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    created = (
+        await http.post(f"{SERVICE}/CreateWarmPool", headers=auth(tenant), json=create_body(tenant))
+    ).json()
+    pool_id = created["warmPool"]["id"]
+    message = json.dumps({"warmPoolId": pool_id})
+    resp = await http.get(
+        f"/api{SERVICE}/GetWarmPool",
+        params={"encoding": "json", "message": message},
+        headers={"Authorization": f"Bearer {tenant.admin}"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["warmPool"]["id"] == pool_id
+    binary = pb.ListWarmPoolsRequest().SerializeToString()
+    resp = await http.get(
+        f"{SERVICE}/ListWarmPools",
+        params={
+            "encoding": "proto",
+            "base64": "1",
+            "message": base64.urlsafe_b64encode(binary).decode(),
+        },
+        headers={"Authorization": f"Bearer {tenant.admin}"},
+    )
+    assert resp.status_code == 200
+    assert [p.id for p in pb.ListWarmPoolsResponse.FromString(resp.content).warm_pools] == [pool_id]
+
+
+async def test_get_is_refused_for_methods_with_side_effects(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resp = await http.get(
+        f"{SERVICE}/CreateWarmPool",
+        params={"encoding": "json", "message": json.dumps(create_body(tenant))},
+        headers={"Authorization": f"Bearer {tenant.admin}"},
+    )
+    assert resp.status_code == 405
+
+
+async def test_older_sdk_paging_by_query_string_overrides_the_body(
+    http: httpx.AsyncClient, server: InProcessServer
+) -> None:
+    from tests.support.tenants import make_tenant
+
+    t = await make_tenant(server.db, extra_classes=5)
+    for class_id in t.extra_class_ids:
+        r = await http.post(
+            f"{SERVICE}/CreateWarmPool",
+            headers=auth(t),
+            json=create_body(t, environmentClassId=class_id),
+        )
+        assert r.status_code == 200
+    body = {"pagination": {"pageSize": 50}}
+    first = (
+        await http.post(f"/api{SERVICE}/ListWarmPools?pageSize=2", headers=auth(t), json=body)
+    ).json()
+    assert len(first["warmPools"]) == 2
+    token = first["pagination"]["nextToken"]
+    seen = [p["id"] for p in first["warmPools"]]
+    while token:
+        page = await http.post(
+            f"/api{SERVICE}/ListWarmPools",
+            params={"token": token, "pageSize": "2"},
+            headers=auth(t),
+            json=body,
+        )
+        assert page.status_code == 200, page.text
+        data = page.json()
+        assert len(data["warmPools"]) <= 2
+        seen += [p["id"] for p in data["warmPools"]]
+        token = data["pagination"].get("nextToken", "")
+    assert len(seen) == 5 and len(set(seen)) == 5
+
+
+async def test_bad_page_size_query_is_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    for value in ("ten", "1000", "-1", "99999999999999999999"):
+        resp = await http.post(
+            f"{SERVICE}/ListWarmPools?pageSize={value}", headers=auth(tenant), json={}
+        )
+        assert resp.status_code == 400, (value, resp.text)
+        assert resp.json()["code"] == "invalid_argument"
+
+
+async def test_body_over_the_limit_by_content_length_is_resource_exhausted(
+    http: httpx.AsyncClient, tenant: Tenant, server: InProcessServer
+) -> None:
+    big = b'{"projectId": "' + b"x" * (server.settings.max_request_bytes + 10) + b'"}'
+    resp = await http.post(f"{SERVICE}/CreateWarmPool", headers=auth(tenant), content=big)
+    assert resp.status_code == 429
+    assert resp.json()["code"] == "resource_exhausted"
+
+
+async def test_chunked_body_over_the_limit_is_resource_exhausted(
+    http: httpx.AsyncClient, tenant: Tenant, server: InProcessServer
+) -> None:
+    chunk = b" " * 65536
+
+    async def stream() -> AsyncIterator[bytes]:
+        for _ in range(server.settings.max_request_bytes // len(chunk) + 2):
+            yield chunk
+
+    resp = await http.post(f"{SERVICE}/CreateWarmPool", headers=auth(tenant), content=stream())
+    assert resp.status_code == 429
+    assert resp.json()["code"] == "resource_exhausted"
+
+
+async def test_gzip_bomb_is_rejected_without_inflating_it(
+    http: httpx.AsyncClient, tenant: Tenant, server: InProcessServer
+) -> None:
+    bomb = gzip.compress(b" " * (200 * 1024 * 1024), compresslevel=9)  # 200 MiB of spaces
+    assert len(bomb) < server.settings.max_request_bytes
+    headers = auth(tenant, **{"Content-Encoding": "gzip"})
+    resp = await http.post(f"{SERVICE}/CreateWarmPool", headers=headers, content=bomb)
+    assert resp.status_code == 429
+    assert resp.json()["code"] == "resource_exhausted"
+
+
+@pytest.mark.parametrize("encoding", ["br", "GZIP", "deflate, gzip"])
+async def test_unsupported_content_encoding_is_a_client_error(
+    http: httpx.AsyncClient, tenant: Tenant, encoding: str
+) -> None:
+    headers = auth(tenant, **{"Content-Encoding": encoding})
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=headers, content=b"{}")
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "invalid_argument"
+
+
+async def test_unknown_method_and_service_are_not_found(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    for path in (f"{SERVICE}/Nope", "/gitpod.v1.Nope/Get", "/api/x", "/"):
+        resp = await http.post(path, headers=auth(tenant), content=b"{}")
+        assert resp.status_code == 404, path
+
+
+async def test_unsupported_media_type_is_415(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    headers = auth(tenant, **{"Content-Type": "text/xml"})
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=headers, content=b"<x/>")
+    assert resp.status_code == 415
+
+
+async def test_connect_timeout_header_is_honoured(
+    http: httpx.AsyncClient, tenant: Tenant, server: InProcessServer
+) -> None:
+    created = (
+        await http.post(f"{SERVICE}/CreateWarmPool", headers=auth(tenant), json=create_body(tenant))
+    ).json()
+    pool_id = created["warmPool"]["id"]
+    async with server.db.transaction() as conn:
+        await conn.execute("SELECT 1 FROM warm_pools WHERE id = $1 FOR UPDATE", pool_id)
+        resp = await http.post(
+            f"{SERVICE}/UpdateWarmPool",
+            headers=auth(tenant, **{"Connect-Timeout-Ms": "200"}),
+            json={"warmPoolId": pool_id, "maxSize": 2},
+        )
+    assert resp.status_code == 504
+    assert resp.json()["code"] == "deadline_exceeded"
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "12345678901"])
+async def test_malformed_timeout_header_is_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant, value: str
+) -> None:
+    resp = await http.post(
+        f"{SERVICE}/ListWarmPools", headers=auth(tenant, **{"Connect-Timeout-Ms": value}), json={}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "invalid_argument"
+
+
+async def test_error_carries_bad_request_detail(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    resp = await http.post(f"{SERVICE}/GetWarmPool", headers=auth(tenant), json={"warmPoolId": "x"})
+    error = resp.json()
+    assert resp.status_code == 400
+    assert error["message"] == "warm_pool_id: must be a valid UUID"
+    [detail] = error["details"]
+    assert detail["type"] == "google.rpc.BadRequest"
+    from google.rpc import error_details_pb2
+
+    raw = base64.b64decode(detail["value"] + "==")
+    bad = error_details_pb2.BadRequest.FromString(raw)
+    assert [(v.field, v.description) for v in bad.field_violations] == [
+        ("warm_pool_id", "must be a valid UUID")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Basic abc"}, 401), ({"Authorization": "Bearer nope"}, 401)],
+)
+async def test_authentication_failures_are_401(
+    http: httpx.AsyncClient, headers: dict[str, str], status: int
+) -> None:
+    resp = await http.post(
+        f"{SERVICE}/ListWarmPools",
+        headers={"Content-Type": "application/json", **headers},
+        content=b"{}",
+    )
+    assert resp.status_code == status
+    assert resp.json()["code"] == "unauthenticated"
+
+
+async def test_health_readiness_and_metrics(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    assert (await http.get("/healthz")).status_code == 200
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200 and ready.text.strip() == "ready"
+    await http.post(f"{SERVICE}/ListWarmPools", headers=auth(tenant), json={})
+    metrics = await http.get("/metrics")
+    assert metrics.status_code == 200
+    assert (
+        'warmpool_rpc_requests_total{code="ok",method="ListWarmPools",transport="connect"}'
+        in metrics.text
+    )
+
+
+async def test_h2c_prior_knowledge_is_served(server: InProcessServer, tenant: Tenant) -> None:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{server.http_port}", http1=False, http2=True
+    ) as h2:
+        resp = await h2.post(f"{SERVICE}/ListWarmPools", headers=auth(tenant), json={})
+    assert resp.status_code == 200
+    assert resp.http_version == "HTTP/2"
