@@ -96,7 +96,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     bootstrap = what.add_parser("bootstrap", help="apply a declarative TOML bootstrap file")
     bootstrap.add_argument("file", type=Path)
+    _add_controller_commands(what)
     return parser
+
+
+CONTROLLER_COMMANDS = ("pause", "resume", "sim-fault")
+
+
+def _add_controller_commands(what: Any) -> None:
+    for verb, doing in (("pause", "stop acting on"), ("resume", "act again on")):
+        command = what.add_parser(
+            verb, help=f"controller: {doing} one warm pool, or every pool (all replicas)"
+        )
+        command.add_argument("--pool", help="warm pool id; without it, the whole controller")
+    fault = what.add_parser(
+        "sim-fault", help="simulated provider: make every create from a snapshot fail"
+    )
+    fault.add_argument("--snapshot", required=True, help="snapshot id")
+    fault.add_argument("--message", default="", help="the failure the provider reports")
+    fault.add_argument("--clear", action="store_true", help="remove the fault instead")
+
+
+async def _controller_admin(args: argparse.Namespace, db: Any) -> int:
+    from server.providers import simulated
+    from server.service.validation import is_uuid
+    from server.store import controller
+
+    command = args.admin_command
+    if command == "sim-fault":
+        if args.clear:
+            found = await simulated.clear_snapshot_fault(db, args.snapshot)
+            print("fault cleared" if found else f"no fault on snapshot {args.snapshot}")
+        else:
+            await simulated.inject_snapshot_fault(db, args.snapshot, args.message)
+            print(f"creates from snapshot {args.snapshot} now fail")
+        return 0
+    paused = command == "pause"
+    if args.pool is not None and not is_uuid(args.pool):
+        print(f"--pool must be a warm pool id (a UUID), got {args.pool!r}", file=sys.stderr)
+        return 2
+    if args.pool is None:
+        await controller.set_controller_paused(db, paused)
+        print("controller paused" if paused else "controller resumed")
+        return 0
+    if not await controller.set_pool_paused(db, args.pool, paused):
+        print(f"no warm pool with id {args.pool}", file=sys.stderr)
+        return 1
+    print(f"warm pool {args.pool} {'paused' if paused else 'resumed'}")
+    return 0
 
 
 async def _with_database(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
@@ -128,6 +175,8 @@ async def _admin(args: argparse.Namespace, db: Any) -> int:
         print("database schema is not up to date: run `python -m server migrate`", file=sys.stderr)
         return 1
     command = args.admin_command
+    if command in CONTROLLER_COMMANDS:
+        return await _controller_admin(args, db)
     if command == "create-org":
         print(await tenancy.create_organization(db, args.name, args.id))
     elif command == "create-token":
