@@ -159,7 +159,9 @@ async def _serve_with_database(
         PrebuildService(db, page_tokens, logs_tokens, settings.deleted_retention_seconds),
         logs_base_url=public_url.rstrip("/") + PREBUILD_LOGS_PATH.rstrip("/"),
     )
-    runtime_handlers = RuntimeHandlers(auth, ClaimService(db))
+    controller = build_controller(settings, db) if settings.controller_enabled else None
+    wake = None if controller is None else controller.wake_pool
+    runtime_handlers = RuntimeHandlers(ClaimService(db, auth, wake))
 
     try:
         grpc_server, health, grpc_port = build_grpc_server(
@@ -208,7 +210,6 @@ async def _serve_with_database(
         websockets=False,
     )
 
-    controller = build_controller(settings, db) if settings.controller_enabled else None
     if controller is not None:
         await controller.start()
     try:

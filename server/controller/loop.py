@@ -3,7 +3,9 @@
 Workers take batches of due pools (leases, SKIP LOCKED) and run observe → plan → act on
 them. They sleep until the earliest due time, a NOTIFY, or the poll interval — whichever
 comes first — so an idle pool costs nothing until its resync. Wake-ups are coalesced: a burst
-of notifications for one pool is one entry in a set, taken by the next round.
+of notifications for one pool is one entry in a set; a notification wakes one idle worker
+(not all of them), which waits a few milliseconds for more to arrive and then takes them
+all in one round.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from server import metrics
 from server.controller.act import act_on_pools, act_on_prebuild
 from server.controller.observe import observe_pools, observe_prebuilds
@@ -29,8 +33,6 @@ from server.store import controller as store
 from server.store import prebuilds as prebuild_store
 
 if TYPE_CHECKING:
-    import asyncpg
-
     from server.providers.base import RuntimeProvider
     from server.store.controller import LeasedPool
     from server.store.database import Database
@@ -50,6 +52,7 @@ class ControllerSettings:
     poll_seconds: float = 1.0
     housekeeping_seconds: float = 10.0
     retention_seconds: float = 24 * 3600.0
+    coalesce_seconds: float = 0.02  # after a wake-up, wait this long for more of them
 
 
 def replica_name() -> str:
@@ -78,6 +81,7 @@ class Controller:
         self._woken_prebuilds: set[str] = set()
         self._in_progress: set[str] = set()
         self._events = [asyncio.Event() for _ in range(max(1, settings.workers))]
+        self._idle_workers: list[asyncio.Event] = []  # events of workers waiting for work
         self._tasks: list[asyncio.Task[None]] = []
         self._listener_ready = asyncio.Event()
 
@@ -118,16 +122,27 @@ class Controller:
         for event in self._events:
             event.set()
 
+    def wake_pool(self, pool_id: str) -> None:
+        """Reconcile this pool soon (a claim in this process took from it)."""
+        self._woken_pools.add(pool_id)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Hand new work to one idle worker; busy ones look for it after their round."""
+        if self._idle_workers:
+            self._idle_workers.pop().set()
+
     # --- wake-ups -------------------------------------------------------------------------------
 
     def _on_notify(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         if channel == POOL_CHANNEL:
             self._woken_pools.add(payload)
+            self._wake_one()
         elif channel == PREBUILD_CHANNEL:
             self._woken_prebuilds.add(payload)
+            self._events[0].set()  # worker 0 runs prebuilds
         elif channel == CONTROL_CHANNEL:
             asyncio.get_running_loop().create_task(self._refresh_paused())
-        self._wake_workers()
 
     async def _refresh_paused(self) -> None:
         with contextlib.suppress(Exception):
@@ -184,6 +199,11 @@ class Controller:
                         log.info("database reachable again: controller resumed")
                 except asyncio.CancelledError:
                     raise
+                except asyncpg.exceptions.TransactionRollbackError as exc:
+                    # Deadlock or serialization failure with another writer: the transaction
+                    # rolled back whole; the round is simply done again.
+                    log.warning("reconcile round rolled back (%s); retrying", exc)
+                    await asyncio.sleep(0.05)
                 except Unavailable as exc:
                     # An outage is an expected condition: one line when it starts, not one
                     # traceback per worker and round.
@@ -197,21 +217,34 @@ class Controller:
             if busy:
                 await asyncio.sleep(0)  # let API calls in between rounds
                 continue
-            await self._idle(event)
+            if await self._idle(event):
+                await asyncio.sleep(self._s.coalesce_seconds)
 
-    async def _idle(self, event: asyncio.Event) -> None:
+    async def _idle(self, event: asyncio.Event) -> bool:
+        """Wait for a wake-up (True) or for the next due time or poll (False)."""
         delay = self._s.poll_seconds
         if not self._paused:
             with contextlib.suppress(Exception):
                 due = await store.seconds_until_due(self._db)
                 if due is not None:
                     delay = min(delay, max(due, 0.005))
-        with contextlib.suppress(TimeoutError):
+        if event.is_set() or self._woken_pools:  # work arrived while this worker looked
+            return True
+        self._idle_workers.append(event)
+        try:
             await asyncio.wait_for(event.wait(), delay)
+        except TimeoutError:
+            return False
+        finally:
+            if event in self._idle_workers:
+                self._idle_workers.remove(event)
+        return True
 
     def _take_woken(self, woken: set[str], limit: int) -> list[str]:
         taken = [i for i in woken if i not in self._in_progress][:limit]
         woken.difference_update(taken)
+        if len(woken) > len(self._in_progress):
+            self._wake_one()  # more than this batch is waiting: share it
         return taken
 
     async def _pool_round(self) -> bool:
@@ -224,6 +257,9 @@ class Controller:
             self._s.lease_seconds,
             self._policy.demand_window,
         )
+        missed = set(woken) - {x.pool.id for x in leases}
+        if missed:
+            await self._retry_held(missed)
         if not leases:
             return False
         ids = {x.pool.id for x in leases}
@@ -241,6 +277,21 @@ class Controller:
             self._in_progress -= ids
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
         return True
+
+    async def _retry_held(self, missed: set[str]) -> None:
+        """Woken pools another replica holds right now: look again once its round is over.
+
+        Wake-ups from this process's own claims are not broadcast (see service/claims.py),
+        so the replica holding the lease may not know of the claim; this one retries.
+        """
+        held = await store.leased_elsewhere(self._db, list(missed), self.owner)
+        if held:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._s.coalesce_seconds, self._requeue, held)
+
+    def _requeue(self, pool_ids: list[str]) -> None:
+        self._woken_pools.update(pool_ids)
+        self._wake_one()
 
     async def _reconcile_pools(self, leases: list[LeasedPool]) -> None:
         instances = await observe_pools(self._db, self._provider, leases)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from server.store.database import Database
 
 TOKEN_PREFIX = "wpt_"
+UNKNOWN_TOKEN = "unknown or revoked token"
 
 
 class Action(enum.Enum):
@@ -61,7 +62,7 @@ class Authenticator:
         token = bearer_token(authorization)
         principal = await tenancy.principal_for_token_hash(self._db, hash_token(token))
         if principal is None:
-            raise Unauthenticated("unknown or revoked token")
+            raise Unauthenticated(UNKNOWN_TOKEN)
         return principal
 
 

@@ -1,7 +1,9 @@
 """The claim use case (warmpool.v1.WarmPoolRuntimeService.ClaimInstance), runner role only.
 
-A claim is one SQL statement (store/claims.py): it never waits on the controller, and the
-controller learns of it by NOTIFY and by the demand it records.
+A claim is one SQL statement (store/claims.py) that also resolves the bearer token, so the
+hot path is one round trip; errors still come in the documented order (authentication,
+role, fields, existence). It never waits on the controller, which learns of the claim by
+NOTIFY and by the demand it records.
 """
 
 from __future__ import annotations
@@ -10,37 +12,63 @@ import time
 from typing import TYPE_CHECKING
 
 from server import metrics
-from server.errors import AlreadyExists, FailedPrecondition, NotFound
-from server.models import Claim, ClaimOutcome, Principal
-from server.service.auth import Action, authorize
+from server.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+)
+from server.models import Claim, ClaimOutcome
+from server.service.auth import UNKNOWN_TOKEN, Action, authorize, bearer_token, hash_token
 from server.service.validation import REQUIRED, Violations, normalize_uuid
 from server.store import claims as store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from warmpool.v1 import runtime_pb2
 
+    from server.service.auth import Authenticator
     from server.store.database import Database
 
 MAX_CLAIM_ID_LENGTH = 128
 
 
 class ClaimService:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, auth: Authenticator, wake: Callable[[str], None] | None = None
+    ) -> None:
+        """`wake(pool_id)`: this process's controller, told of every new attempt; without
+        one, the claim statement wakes the controllers of all replicas by NOTIFY."""
         self._db = db
+        self._auth = auth
+        self._wake = wake
 
-    async def claim(self, principal: Principal, req: runtime_pb2.ClaimInstanceRequest) -> Claim:
-        authorize(principal, Action.CLAIM, "ClaimInstance")
-        pool_id, project_id, class_id, claim_id = check_claim(req)
+    async def claim(
+        self, authorization: str | None, req: runtime_pb2.ClaimInstanceRequest
+    ) -> Claim:
+        token = bearer_token(authorization)
+        try:
+            pool_id, project_id, class_id, claim_id = check_claim(req)
+        except InvalidArgument:
+            # Who is asking comes first in the documented order: answer that, then this.
+            authorize(await self._auth.authenticate(authorization), Action.CLAIM, "ClaimInstance")
+            raise
         started = time.perf_counter()
         row = await store.claim_instance(
             self._db,
-            principal.organization_id,
+            hash_token(token),
             claim_id,
             pool_id=pool_id,
             project_id=project_id,
             environment_class_id=class_id,
+            notify=self._wake is None,
         )
         if row is None:
+            raise Unauthenticated(UNKNOWN_TOKEN)
+        authorize(row.caller, Action.CLAIM, "ClaimInstance")
+        if row.pool_id is None:
             if pool_id is not None:
                 raise NotFound(f"warm pool {pool_id} not found")
             raise NotFound(
@@ -60,6 +88,8 @@ class ClaimService:
             outcome = ClaimOutcome.STARTING
         if not row.retried:
             metrics.observe_claim(outcome.name.lower(), time.perf_counter() - started)
+            if self._wake is not None:
+                self._wake(row.pool_id)
         return Claim(outcome, row.pool_id, row.instance)
 
 

@@ -7,30 +7,39 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from server.models import ClaimedInstance
+from server.models import ClaimedInstance, Principal, Role
 
 if TYPE_CHECKING:
     from server.store.database import Database
 
-# One atomic statement:
+# One atomic statement, authentication included (a claim is the hot path: one round trip):
+# - `caller`: the principal of the bearer token's hash; nothing is claimed unless it is a
+#   runner (the service turns a missing or wrong principal into the documented error);
 # - `pool`: the pool named by id, or the live pool of the <project, class> pair;
 # - `previous`: an instance this claim id already got (a retry returns it, changes nothing);
 # - `picked`: otherwise the best claimable instance — running first, then current snapshot,
 #   then oldest — locked with SKIP LOCKED so concurrent claims never wait for each other and
 #   never get the same instance;
 # - `claimed`: the conditional transition to 'claimed' (a stopped one is marked for start);
-# - `attempt` and `wake`: every new attempt, hit or miss, is recorded as demand and wakes the
-#   controllers (pg_notify is delivered at commit).
+# - `attempt` and `wake`: every new attempt, hit or miss, is recorded as demand; with
+#   `notify`, it also wakes every controller (pg_notify, delivered at commit). A server that
+#   runs a controller wakes its own in-process instead: notifying commits serialize on a
+#   global lock in Postgres, which the hot path is better without.
 _CLAIM = """
-WITH pool AS (
-    SELECT id, snapshot_id, desired_phase FROM warm_pools
-    WHERE organization_id = $1
-      AND CASE WHEN $2::uuid IS NOT NULL THEN id = $2::uuid
-               ELSE project_id = $3::uuid AND environment_class_id = $4::uuid
-                    AND desired_phase <> 50 END
+WITH caller AS (
+    SELECT id, organization_id, role FROM api_tokens
+    WHERE token_hash = $1 AND revoked_at IS NULL
+), pool AS (
+    SELECT w.id, w.snapshot_id, w.desired_phase FROM warm_pools w, caller
+    WHERE caller.role = 'runner' AND w.organization_id = caller.organization_id
+      AND CASE WHEN $2::uuid IS NOT NULL THEN w.id = $2::uuid
+               ELSE w.project_id = $3::uuid AND w.environment_class_id = $4::uuid
+                    AND w.desired_phase <> 50 END
 ), previous AS (
-    SELECT id, pool_id, snapshot_id, claimed_running, claimed_at, created_at FROM instances
-    WHERE organization_id = $1 AND claim_id = $5
+    SELECT i.id, i.pool_id, i.snapshot_id, i.claimed_running, i.claimed_at, i.created_at
+    FROM instances i, caller
+    WHERE caller.role = 'runner' AND i.organization_id = caller.organization_id
+      AND i.claim_id = $5
 ), picked AS (
     SELECT i.id, i.state FROM instances i, pool
     WHERE i.pool_id = pool.id AND i.state IN ('ready', 'standby')
@@ -55,9 +64,10 @@ WITH pool AS (
     WHERE pool.desired_phase <> 50 AND NOT EXISTS (SELECT 1 FROM previous)
     RETURNING pool_id
 ), wake AS (
-    SELECT pg_notify('warmpool_pool', attempt.pool_id::text) FROM attempt
+    SELECT {wake} FROM attempt
 )
-SELECT pool.id::text AS pool_id, pool.desired_phase = 50 AS pool_deleted,
+SELECT caller.id::text AS token_id, caller.organization_id::text AS organization_id,
+       caller.role, pool.id::text AS pool_id, pool.desired_phase = 50 AS pool_deleted,
        p.id IS NOT NULL AS retried,
        coalesce(c.id, p.id)::text AS instance_id,
        coalesce(c.pool_id, p.pool_id)::text AS instance_pool_id,
@@ -67,13 +77,16 @@ SELECT pool.id::text AS pool_id, pool.desired_phase = 50 AS pool_deleted,
        coalesce(c.claimed_at, p.claimed_at) AS claimed_at,
        coalesce(c.created_at, p.created_at) AS created_at,
        (SELECT count(*) FROM wake) AS woken
-FROM pool LEFT JOIN claimed c ON true LEFT JOIN previous p ON true
+FROM caller LEFT JOIN pool ON true LEFT JOIN claimed c ON true LEFT JOIN previous p ON true
 """
+_CLAIM_NOTIFY = _CLAIM.format(wake="pg_notify('warmpool_pool', attempt.pool_id::text)")
+_CLAIM_QUIET = _CLAIM.format(wake="attempt.pool_id")
 
 
 @dataclass(frozen=True)
 class ClaimRow:
-    pool_id: str
+    caller: Principal
+    pool_id: str | None  # None: no such pool visible to the caller (or not a runner)
     pool_deleted: bool
     retried: bool  # the claim id had already claimed `instance`
     instance: ClaimedInstance | None
@@ -83,20 +96,22 @@ class ClaimRow:
 
 async def claim_instance(
     db: Database,
-    organization_id: str,
+    token_hash: bytes,
     claim_id: str,
     *,
     pool_id: str | None,
     project_id: str | None,
     environment_class_id: str | None,
+    notify: bool = True,
 ) -> ClaimRow | None:
-    """Claim for `claim_id` in one statement; None when no such pool is visible."""
-    args = (organization_id, pool_id, project_id, environment_class_id, claim_id)
+    """Claim for `claim_id` in one statement; None when the token is unknown or revoked."""
+    args = (token_hash, pool_id, project_id, environment_class_id, claim_id)
+    sql = _CLAIM_NOTIFY if notify else _CLAIM_QUIET
     try:
-        row = await db.fetchrow(_CLAIM, *args)
+        row = await db.fetchrow(sql, *args)
     except asyncpg.exceptions.UniqueViolationError:
         # A concurrent first attempt with the same claim id won; this retry finds its instance.
-        row = await db.fetchrow(_CLAIM, *args)
+        row = await db.fetchrow(sql, *args)
     if row is None:
         return None
     instance = None
@@ -111,8 +126,9 @@ async def claim_instance(
             created_at=row["created_at"],
         )
     return ClaimRow(
+        caller=Principal(row["token_id"], row["organization_id"], Role(row["role"])),
         pool_id=row["pool_id"],
-        pool_deleted=row["pool_deleted"],
+        pool_deleted=bool(row["pool_deleted"]),
         retried=row["retried"],
         instance=instance,
         instance_pool_id=row["instance_pool_id"],

@@ -1,5 +1,8 @@
 """SQL of the warm-pool controller: leases, observation, fenced writes, housekeeping.
 
+Lock order: a statement that locks several pool rows either skips locked ones (SKIP LOCKED)
+or locks them in id order, so controllers never deadlock with each other.
+
 Every statement works on a batch of pools (arrays bound with unnest), so one reconcile round
 of a hundred pools costs a handful of round trips, not one per pool or per instance.
 
@@ -76,8 +79,14 @@ LEFT JOIN LATERAL (
     ORDER BY b.completion_time DESC LIMIT 1
 ) s ON true
 LEFT JOIN LATERAL (
-    SELECT count(*)::int AS demand, min(a.at) AS oldest FROM claim_attempts a
-    WHERE a.pool_id = l.id AND a.at > now() - make_interval(secs => $5)
+    -- Demand above max_size changes nothing, so read at most max_size of the latest
+    -- attempts: a short index scan, however busy the pool. `oldest` is when this capped
+    -- count next falls (plus the window).
+    SELECT count(*)::int AS demand, min(recent.at) AS oldest FROM (
+        SELECT a.at FROM claim_attempts a
+        WHERE a.pool_id = l.id AND a.at > now() - make_interval(secs => $5)
+        ORDER BY a.at DESC LIMIT l.max_size
+    ) recent
 ) d ON true
 """
 
@@ -136,6 +145,17 @@ async def acquire_pools(
         LeasedPool(_observed_pool(r), r["organization_id"], r["lease_token"], r["lag"], r["now"])
         for r in rows
     ]
+
+
+async def leased_elsewhere(db: Database, pool_ids: list[str], owner: str) -> list[str]:
+    """Of these pools, the live ones another replica holds a lease on now."""
+    rows = await db.fetch(
+        "SELECT id::text FROM warm_pools WHERE id = ANY ($1::uuid[]) AND phase <> 50 "
+        "AND NOT paused AND lease_expires_at > now() AND lease_owner <> $2",
+        pool_ids,
+        owner,
+    )
+    return [r["id"] for r in rows]
 
 
 async def observe_instances(
@@ -253,6 +273,7 @@ async def apply_plans(
               ON w.id = l.id
             WHERE w.lease_owner = $4 AND w.lease_token = l.token
               AND w.spec_version = l.spec_version
+            ORDER BY w.id
             FOR UPDATE OF w
             """,
             [x.pool.id for x in leases],
@@ -351,13 +372,17 @@ async def release_pools(
     """Hand the pools back with their next due time; a spec change meanwhile makes it now."""
     await db.execute(
         """
+        WITH locked AS (
+            SELECT id FROM warm_pools WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE
+        )
         UPDATE warm_pools w
         SET lease_owner = NULL, lease_expires_at = NULL,
             next_reconcile_at = CASE WHEN w.spec_version <> l.spec_version THEN now()
                                      ELSE l.next_wake END
         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[])
-             AS l(id, token, spec_version, next_wake)
-        WHERE w.id = l.id AND w.lease_owner = $5 AND w.lease_token = l.token
+             AS l(id, token, spec_version, next_wake), locked
+        WHERE w.id = l.id AND locked.id = l.id AND w.lease_owner = $5
+          AND w.lease_token = l.token
         """,
         [x.pool.id for x in leases],
         [x.token for x in leases],
@@ -383,8 +408,14 @@ async def seconds_until_due(db: Database) -> float | None:
 async def wake_all_pools(db: Database) -> None:
     """Make every pool due now: after a (re)connect of the wake-up listener."""
     await db.execute(
-        "UPDATE warm_pools SET next_reconcile_at = now() "
-        "WHERE phase <> 50 AND NOT paused AND next_reconcile_at > now()"
+        """
+        UPDATE warm_pools SET next_reconcile_at = now()
+        WHERE id IN (
+            SELECT id FROM warm_pools
+            WHERE phase <> 50 AND NOT paused AND next_reconcile_at > now()
+            FOR UPDATE SKIP LOCKED  -- a locked pool is being reconciled right now anyway
+        )
+        """
     )
 
 
