@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup gen check-gen lint test run migrate bench demo clean
+.PHONY: setup gen check-gen lint test run migrate bench bench-controller demo clean
 
 setup: $(INSTALLED)
 
@@ -52,3 +52,11 @@ bench: setup
 	@command -v h2load >/dev/null && command -v wrk >/dev/null || \
 		(apt-get install -y -q nghttp2-client wrk >/dev/null || sudo apt-get install -y -q nghttp2-client wrk)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The controller's figures (convergence, claims, replenishment, idle CPU); see docs/controller.md.
+bench-controller: setup
+	$(BIN)/python -m bench.controller $(BENCH_ARGS)
+
+# A warm pool's life through curl and grpcurl, with provider latencies in seconds.
+demo: setup
+	$(BIN)/python tools/demo.py $(DEMO_ARGS)
