@@ -43,7 +43,7 @@ def ago(seconds: float) -> datetime:
 
 def pool(**overrides: Any) -> ObservedPool:
     base = ObservedPool(
-        id="pool",
+        id="5b9c2a63-1a1e-4d51-9a37-7e0f6a1c0d01",
         environment_class_id="class",
         spec_version=2,
         min_size=2,
@@ -444,9 +444,12 @@ def test_status_is_unchanged_when_nothing_changed() -> None:
     assert plan.status_changed
 
 
-def test_idle_pool_sleeps_until_resync() -> None:
-    plan = plan_pool(pool(), ready(2), NOW, POLICY)
-    assert plan.next_wake == NOW + timedelta(seconds=POLICY.resync_interval)
+def test_idle_pool_sleeps_until_its_resync_spread_by_pool() -> None:
+    ids = ["00000000-0000-0000-0000-000000000000", "ffffffff-0000-0000-0000-000000000000"]
+    wakes = [plan_pool(pool(id=i), ready(2), NOW, POLICY).next_wake for i in ids]
+    assert wakes[0] == NOW + timedelta(seconds=0.75 * POLICY.resync_interval)
+    assert NOW + timedelta(seconds=1.24 * POLICY.resync_interval) < wakes[1]
+    assert wakes[1] <= NOW + timedelta(seconds=1.25 * POLICY.resync_interval)
 
 
 def test_new_requests_wake_the_pool_at_once_and_in_flight_ones_at_their_expected_time() -> None:

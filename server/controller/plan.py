@@ -185,6 +185,12 @@ def unchanged_bookkeeping(pool: ObservedPool) -> Bookkeeping:
     )
 
 
+def resync_spread(pool_id: str) -> float:
+    """A fixed factor in [0.75, 1.25) per pool, so that pools converged together (after a
+    restart, a mass update) do not all come due for their resync in the same second."""
+    return 0.75 + 0.5 * (int(pool_id.replace("-", "")[:8], 16) / 0x1_0000_0000)
+
+
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
 
@@ -357,7 +363,7 @@ def plan_pool(
 ) -> PoolPlan:
     plan = PoolPlan(
         pool.id,
-        next_wake=now + _seconds(policy.resync_interval),
+        next_wake=now + _seconds(policy.resync_interval * resync_spread(pool.id)),
         previous_status=stored_status(pool),
     )
     deleting = pool.desired_phase == WarmPoolPhase.DELETED
