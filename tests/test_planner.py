@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from server.controller.plan import (
+    RESYNC_GRAIN,
     ObservedInstance,
     ObservedPool,
     Policy,
@@ -58,8 +59,6 @@ def pool(**overrides: Any) -> ObservedPool:
         stopped_instances=0,
         target_size=2,
         running_target=2,
-        running_target_since=ago(10),
-        target_since=ago(10),
         failures_spec_version=2,
     )
     return replace(base, **overrides)
@@ -142,7 +141,7 @@ CASES: list[tuple[str, ObservedPool, list[ObservedInstance], Expect]] = [
     ),
     (
         "a new pool creates min_size instances at once",
-        pool(phase=WarmPoolPhase.PENDING, running_target=0, running_target_since=None),
+        pool(phase=WarmPoolPhase.PENDING, running_target=0, running_target_low_since=None),
         [],
         Expect(create=2, phase=WarmPoolPhase.PENDING, running=0, target=2),
     ),
@@ -198,19 +197,34 @@ CASES: list[tuple[str, ObservedPool, list[ObservedInstance], Expect]] = [
     ),
     (
         "the running target holds during the stabilization window",
-        pool(running_target=4, running_target_since=ago(100), target_size=4, target_since=ago(100)),
+        pool(
+            running_target=4,
+            running_target_low_since=ago(100),
+            target_size=4,
+            target_low_since=ago(100),
+        ),
         ready(4),
         Expect(phase=WarmPoolPhase.READY, running=4, target=4),
     ),
     (
         "after the window, excess running instances are demoted, not deleted",
-        pool(running_target=4, running_target_since=ago(301), target_size=4, target_since=ago(100)),
+        pool(
+            running_target=4,
+            running_target_low_since=ago(301),
+            target_size=4,
+            target_low_since=ago(100),
+        ),
         ready(4),
         Expect(intents=[(S.READY, S.STOPPING)] * 2, phase=WarmPoolPhase.READY, running=2, target=4),
     ),
     (
         "stopped instances above the total target are deleted one window later",
-        pool(running_target=2, running_target_since=ago(301), target_size=4, target_since=ago(301)),
+        pool(
+            running_target=2,
+            running_target_low_since=ago(301),
+            target_size=4,
+            target_low_since=ago(301),
+        ),
         [*ready(2), *standby(2)],
         Expect(intents=[(S.STANDBY, S.DRAINING)] * 2, running=2, stopped=0, target=2),
     ),
@@ -414,6 +428,7 @@ def test_claimed_instance_is_started_until_the_provider_takes_it() -> None:
     plan = plan_pool(pool(), [*ready(2), waiting, taken], NOW, POLICY)
     assert plan.reissue_start == [waiting.id]
     assert plan.start_accepted == [(taken.id, taken.version)]
+    assert plan.next_wake == NOW + timedelta(seconds=POLICY.poll_interval)  # to check on it
 
 
 def test_stage_two_follows_stage_one_with_the_next_version() -> None:
@@ -421,9 +436,9 @@ def test_stage_two_follows_stage_one_with_the_next_version() -> None:
     p = pool(
         min_size=1,
         running_target=2,
-        running_target_since=ago(400),
+        running_target_low_since=ago(400),
         target_size=2,
-        target_since=ago(100),
+        target_low_since=ago(100),
     )
     fresh = inst(S.WARMING, provider=P.RUNNING, age=1)
     plan = plan_pool(p, [*ready(1), fresh], NOW, POLICY)
@@ -444,17 +459,24 @@ def test_status_is_unchanged_when_nothing_changed() -> None:
     assert plan.status_changed
 
 
-def test_idle_pool_sleeps_until_its_resync_spread_by_pool() -> None:
+def test_idle_pool_sleeps_until_its_resync_spread_by_pool_and_batched() -> None:
     ids = ["00000000-0000-0000-0000-000000000000", "ffffffff-0000-0000-0000-000000000000"]
     wakes = [plan_pool(pool(id=i), ready(2), NOW, POLICY).next_wake for i in ids]
     assert wakes[0] == NOW + timedelta(seconds=0.75 * POLICY.resync_interval)
-    assert NOW + timedelta(seconds=1.24 * POLICY.resync_interval) < wakes[1]
-    assert wakes[1] <= NOW + timedelta(seconds=1.25 * POLICY.resync_interval)
+    assert wakes[1] == NOW + timedelta(seconds=1.25 * POLICY.resync_interval)  # rounded up
+    assert all(w.timestamp() % RESYNC_GRAIN == 0 for w in wakes)
+
+
+def test_an_idle_resync_writes_nothing_but_the_next_due_time() -> None:
+    steady = plan_pool(pool(), ready(2), NOW, POLICY)
+    assert not steady.writes_pool
+    assert not steady.intents
+    assert not steady.create
 
 
 def test_new_requests_wake_the_pool_at_once_and_in_flight_ones_at_their_expected_time() -> None:
     assert (
-        plan_pool(pool(running_target=0, running_target_since=None), [], NOW, POLICY).next_wake
+        plan_pool(pool(running_target=0, running_target_low_since=None), [], NOW, POLICY).next_wake
         == NOW
     )
     booting = inst(S.WARMING, provider=P.PROVISIONING, expected_in=3)
@@ -483,7 +505,7 @@ def test_convergence_is_measured_from_leaving_ready() -> None:
         (2, ago(10), 5, 5),  # up at once
         (5, ago(10), 1, 5),  # held within the window
         (5, ago(301), 1, 2),  # down to max(min_size, demand) after it
-        (5, None, 0, 2),  # no history: the raw target
+        (5, None, 0, 5),  # demand just fell: the window starts now
         (9, ago(10), 0, 5),  # never above max_size
     ],
 )
@@ -491,7 +513,7 @@ def test_running_target_rises_at_once_and_falls_after_stabilization(
     previous: int, since: datetime | None, demand: int, expected: int
 ) -> None:
     t = targets(
-        pool(running_target=previous, running_target_since=since, demand=demand), NOW, POLICY
+        pool(running_target=previous, running_target_low_since=since, demand=demand), NOW, POLICY
     )
     assert t.running == expected
     assert t.total >= t.running

@@ -295,7 +295,11 @@ class Controller:
 
     async def _reconcile_pools(self, leases: list[LeasedPool]) -> None:
         instances = await observe_pools(self._db, self._provider, leases)
-        plans = [plan_pool(x.pool, instances[x.pool.id], x.now, self._policy) for x in leases]
+        plans = []
+        for i, x in enumerate(leases):
+            if i and i % 10 == 0:
+                await asyncio.sleep(0)  # planning is CPU: let claims in between
+            plans.append(plan_pool(x.pool, instances[x.pool.id], x.now, self._policy))
         fenced = await act_on_pools(
             self._db,
             self._provider,

@@ -62,8 +62,8 @@ class ObservedPool:
     target_size: int
     # bookkeeping carried between rounds
     running_target: int = 0
-    running_target_since: datetime | None = None
-    target_since: datetime | None = None
+    running_target_low_since: datetime | None = None
+    target_low_since: datetime | None = None
     create_failures: int = 0
     failures_spec_version: int = 0
     last_failure_at: datetime | None = None
@@ -111,8 +111,8 @@ class PoolStatus:
 @dataclass(frozen=True, slots=True)
 class Bookkeeping:
     running_target: int
-    running_target_since: datetime | None
-    target_since: datetime | None
+    running_target_low_since: datetime | None
+    target_low_since: datetime | None
     create_failures: int
     failures_spec_version: int
     last_failure_at: datetime | None
@@ -148,11 +148,19 @@ class PoolPlan:
     new_create_failures: int = 0
     converged_after: float | None = None  # seconds from leaving READY to READY again
     previous_status: PoolStatus | None = None
+    previous_bookkeeping: Bookkeeping | None = None
 
     @property
     def status_changed(self) -> bool:
         """Only a change bumps status_version."""
         return self.status is not None and self.status != self.previous_status
+
+    @property
+    def writes_pool(self) -> bool:
+        """Whether the pool row needs an update (an idle pool's resync writes nothing)."""
+        return self.status_changed or (
+            self.bookkeeping is not None and self.bookkeeping != self.previous_bookkeeping
+        )
 
     @property
     def new_requests(self) -> bool:
@@ -173,8 +181,8 @@ def stored_status(pool: ObservedPool) -> PoolStatus:
 def unchanged_bookkeeping(pool: ObservedPool) -> Bookkeeping:
     return Bookkeeping(
         running_target=pool.running_target,
-        running_target_since=pool.running_target_since,
-        target_since=pool.target_since,
+        running_target_low_since=pool.running_target_low_since,
+        target_low_since=pool.target_low_since,
         create_failures=pool.create_failures,
         failures_spec_version=pool.failures_spec_version,
         last_failure_at=pool.last_failure_at,
@@ -185,10 +193,18 @@ def unchanged_bookkeeping(pool: ObservedPool) -> Bookkeeping:
     )
 
 
-def resync_spread(pool_id: str) -> float:
-    """A fixed factor in [0.75, 1.25) per pool, so that pools converged together (after a
-    restart, a mass update) do not all come due for their resync in the same second."""
-    return 0.75 + 0.5 * (int(pool_id.replace("-", "")[:8], 16) / 0x1_0000_0000)
+RESYNC_GRAIN = 5.0  # seconds: resyncs due within one grain are done in one batch
+
+
+def resync_at(pool_id: str, now: datetime, interval: float) -> datetime:
+    """When an idle pool is looked at again: after `interval` times a fixed factor in
+    [0.75, 1.25) per pool (pools converged together — a restart, a mass update — do not all
+    come due at once), rounded up to a multiple of RESYNC_GRAIN seconds (those due close
+    together are taken in one batch instead of one small round each)."""
+    spread = 0.75 + 0.5 * (int(pool_id.replace("-", "")[:8], 16) / 0x1_0000_0000)
+    due = now.timestamp() + interval * spread
+    grain = min(RESYNC_GRAIN, interval / 4)
+    return datetime.fromtimestamp(math.ceil(due / grain) * grain, now.tzinfo)
 
 
 def _seconds(value: float) -> timedelta:
@@ -242,6 +258,7 @@ def _observe(
                     plan.reissue_start.append(obs.id)
                 else:  # starting, running — or gone/failed, which is now the runner's to see
                     plan.start_accepted.append((obs.id, obs.version))
+            result.instances.append(inst)  # not live; listed for its wake-up time
             continue
         if p is not None and obs.state in (S.CREATING, S.WARMING):
             if p.state == P.RUNNING:
@@ -315,20 +332,28 @@ def _observe(
 
 
 def _hold(
-    previous: int, since: datetime | None, raw: int, now: datetime, window: float
-) -> tuple[int, datetime]:
-    """Scale out at once; scale in only once `raw` has stayed below the target for `window`."""
-    if since is None or raw >= previous or now >= since + _seconds(window):
-        return raw, now
-    return previous, since
+    previous: int, low_since: datetime | None, raw: int, now: datetime, window: float
+) -> tuple[int, datetime | None]:
+    """Scale out at once; scale in only once `raw` has stayed below the target for `window`.
+
+    Returns the target and since when `raw` has been below it (None: it is not), which is
+    all the state stabilization needs — and it does not change while nothing changes.
+    """
+    if raw >= previous:
+        return raw, None
+    if low_since is None:
+        return previous, now
+    if now >= low_since + _seconds(window):
+        return raw, None
+    return previous, low_since
 
 
 @dataclass(frozen=True, slots=True)
 class Targets:
     running: int
-    running_since: datetime
+    running_low_since: datetime | None
     total: int
-    total_since: datetime
+    total_low_since: datetime | None
 
 
 def targets(pool: ObservedPool, now: datetime, policy: Policy) -> Targets:
@@ -339,20 +364,20 @@ def targets(pool: ObservedPool, now: datetime, policy: Policy) -> Targets:
     window after the running target, so instances are demoted to standby before they go.
     """
     raw_running = min(max(pool.min_size, pool.demand), pool.max_size)
-    running, running_since = _hold(
+    running, running_low_since = _hold(
         pool.running_target,
-        pool.running_target_since,
+        pool.running_target_low_since,
         raw_running,
         now,
         policy.scale_in_stabilization,
     )
     running = min(running, pool.max_size)
     raw_total = min(max(pool.min_size, running), pool.max_size)
-    total, total_since = _hold(
-        pool.target_size, pool.target_since, raw_total, now, policy.scale_in_stabilization
+    total, total_low_since = _hold(
+        pool.target_size, pool.target_low_since, raw_total, now, policy.scale_in_stabilization
     )
     total = min(max(total, running), pool.max_size)
-    return Targets(running, running_since, total, total_since)
+    return Targets(running, running_low_since, total, total_low_since)
 
 
 # --- The plan -----------------------------------------------------------------------------------
@@ -363,8 +388,9 @@ def plan_pool(
 ) -> PoolPlan:
     plan = PoolPlan(
         pool.id,
-        next_wake=now + _seconds(policy.resync_interval * resync_spread(pool.id)),
+        next_wake=resync_at(pool.id, now, policy.resync_interval),
         previous_status=stored_status(pool),
+        previous_bookkeeping=unchanged_bookkeeping(pool),
     )
     deleting = pool.desired_phase == WarmPoolPhase.DELETED
 
@@ -435,8 +461,8 @@ def plan_pool(
     plan.status = PoolStatus(phase, message, len(ready), standby, t.total)
     plan.bookkeeping = Bookkeeping(
         running_target=t.running,
-        running_target_since=t.running_since,
-        target_since=t.total_since,
+        running_target_low_since=t.running_low_since,
+        target_low_since=t.total_low_since,
         create_failures=failures.create_failures,
         failures_spec_version=pool.spec_version,
         last_failure_at=failures.last_failure_at,
@@ -452,11 +478,9 @@ def plan_pool(
     if plan.new_requests:
         wakes.append(now)
     wakes += _in_flight_wakes(seen.instances, plan, now, policy)
-    raw_running = min(max(pool.min_size, pool.demand), pool.max_size)
-    if t.running > raw_running:
-        wakes.append(t.running_since + _seconds(policy.scale_in_stabilization))
-    if t.total > min(max(pool.min_size, t.running), pool.max_size):
-        wakes.append(t.total_since + _seconds(policy.scale_in_stabilization))
+    for low_since in (t.running_low_since, t.total_low_since):
+        if low_since is not None:
+            wakes.append(low_since + _seconds(policy.scale_in_stabilization))
     if pool.demand and pool.demand_oldest_at is not None:
         wakes.append(pool.demand_oldest_at + _seconds(policy.demand_window))
     if below_min_since is not None and phase != WarmPoolPhase.DEGRADED:
@@ -640,7 +664,11 @@ def _in_flight_wakes(
     """For each instance waiting on the provider: its expected time (or a poll) and deadline."""
     wakes: list[datetime] = []
     for inst in instances:
-        waiting = inst.state in IN_FLIGHT or (inst.state == S.CLAIMED and inst.obs.start_pending)
+        waiting = inst.state in IN_FLIGHT or (
+            inst.state == S.CLAIMED
+            and inst.obs.start_pending
+            and all(inst.id != accepted for accepted, _ in plan.start_accepted)
+        )
         if not waiting or any(t.instance_id == inst.id for t in plan.intents):
             continue
         provider = inst.obs.provider

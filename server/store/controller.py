@@ -66,7 +66,7 @@ SELECT l.id::text, l.organization_id::text, l.environment_class_id::text, l.leas
                 false) AS allowed,
        s.snapshot_id::text AS latest_snapshot_id,
        l.phase, l.failure_message, l.running_instances, l.stopped_instances, l.target_size,
-       l.running_target, l.running_target_since, l.target_since, l.create_failures,
+       l.running_target, l.running_target_low_since, l.target_low_since, l.create_failures,
        l.failures_spec_version, l.last_failure_at, l.backoff_until, l.last_failure_message,
        l.below_min_since, l.converging_since,
        d.demand, d.oldest AS demand_oldest_at
@@ -117,8 +117,8 @@ def _observed_pool(r: asyncpg.Record) -> ObservedPool:
         stopped_instances=r["stopped_instances"],
         target_size=r["target_size"],
         running_target=r["running_target"],
-        running_target_since=r["running_target_since"],
-        target_since=r["target_since"],
+        running_target_low_since=r["running_target_low_since"],
+        target_low_since=r["target_low_since"],
         create_failures=r["create_failures"],
         failures_spec_version=r["failures_spec_version"],
         last_failure_at=r["last_failure_at"],
@@ -220,8 +220,8 @@ SET phase = u.phase, failure_message = u.failure_message,
     running_instances = u.running, stopped_instances = u.stopped, target_size = u.target,
     status_version = w.status_version + CASE WHEN u.changed THEN 1 ELSE 0 END,
     deleted_at = CASE WHEN u.phase = 50 THEN coalesce(w.deleted_at, now()) ELSE w.deleted_at END,
-    running_target = u.running_target, running_target_since = u.running_target_since,
-    target_since = u.target_since, create_failures = u.create_failures,
+    running_target = u.running_target, running_target_low_since = u.running_target_low_since,
+    target_low_since = u.target_low_since, create_failures = u.create_failures,
     failures_spec_version = u.failures_spec_version, last_failure_at = u.last_failure_at,
     backoff_until = u.backoff_until, last_failure_message = u.last_failure_message,
     below_min_since = u.below_min_since, converging_since = u.converging_since
@@ -230,7 +230,7 @@ FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::int[], $5::int[], $6::in
             $13::timestamptz[], $14::timestamptz[], $15::text[], $16::timestamptz[],
             $17::timestamptz[])
      AS u(id, phase, failure_message, running, stopped, target, changed,
-          running_target, running_target_since, target_since, create_failures,
+          running_target, running_target_low_since, target_low_since, create_failures,
           failures_spec_version, last_failure_at, backoff_until, last_failure_message,
           below_min_since, converging_since)
 WHERE w.id = u.id
@@ -336,30 +336,32 @@ async def apply_plans(
 
 
 async def _write_status(conn: asyncpg.Connection, plans: Sequence[PoolPlan]) -> None:
-    rows = [p for p in plans if p.status is not None and p.bookkeeping is not None]
+    rows = [
+        (p.pool_id, p.status, p.bookkeeping, p.status_changed)
+        for p in plans
+        if p.status is not None and p.bookkeeping is not None and p.writes_pool
+    ]
     if not rows:
         return
-    status = [p.status for p in rows]
-    book = [p.bookkeeping for p in rows]
     await conn.execute(
         _POOL_STATUS,
-        [p.pool_id for p in rows],
-        [int(s.phase) for s in status if s is not None],
-        [s.failure_message for s in status if s is not None],
-        [s.running_instances for s in status if s is not None],
-        [s.stopped_instances for s in status if s is not None],
-        [s.target_size for s in status if s is not None],
-        [p.status_changed for p in rows],
-        [b.running_target for b in book if b is not None],
-        [b.running_target_since for b in book if b is not None],
-        [b.target_since for b in book if b is not None],
-        [b.create_failures for b in book if b is not None],
-        [b.failures_spec_version for b in book if b is not None],
-        [b.last_failure_at for b in book if b is not None],
-        [b.backoff_until for b in book if b is not None],
-        [b.last_failure_message for b in book if b is not None],
-        [b.below_min_since for b in book if b is not None],
-        [b.converging_since for b in book if b is not None],
+        [pool_id for pool_id, _, _, _ in rows],
+        [int(s.phase) for _, s, _, _ in rows],
+        [s.failure_message for _, s, _, _ in rows],
+        [s.running_instances for _, s, _, _ in rows],
+        [s.stopped_instances for _, s, _, _ in rows],
+        [s.target_size for _, s, _, _ in rows],
+        [changed for _, _, _, changed in rows],
+        [b.running_target for _, _, b, _ in rows],
+        [b.running_target_low_since for _, _, b, _ in rows],
+        [b.target_low_since for _, _, b, _ in rows],
+        [b.create_failures for _, _, b, _ in rows],
+        [b.failures_spec_version for _, _, b, _ in rows],
+        [b.last_failure_at for _, _, b, _ in rows],
+        [b.backoff_until for _, _, b, _ in rows],
+        [b.last_failure_message for _, _, b, _ in rows],
+        [b.below_min_since for _, _, b, _ in rows],
+        [b.converging_since for _, _, b, _ in rows],
     )
 
 

@@ -13,10 +13,11 @@ ALTER TABLE warm_pools
     ADD COLUMN lease_token           bigint NOT NULL DEFAULT 0,
     ADD COLUMN lease_expires_at      timestamptz,
     ADD COLUMN paused                boolean NOT NULL DEFAULT false,
-    -- Sizing state carried from one reconcile to the next (scale-in stabilization).
+    -- Sizing state carried from one reconcile to the next (scale-in stabilization): the
+    -- running target, and since when demand has been below each target (NULL: it is not).
     ADD COLUMN running_target        integer NOT NULL DEFAULT 0,
-    ADD COLUMN running_target_since  timestamptz,
-    ADD COLUMN target_since          timestamptz,
+    ADD COLUMN running_target_low_since timestamptz,
+    ADD COLUMN target_low_since      timestamptz,
     -- Failure state: consecutive failed creates on spec version failures_spec_version.
     ADD COLUMN create_failures       integer NOT NULL DEFAULT 0,
     ADD COLUMN failures_spec_version bigint NOT NULL DEFAULT 0,
