@@ -228,7 +228,8 @@ class Controller:
                 due = await store.seconds_until_due(self._db)
                 if due is not None:
                     delay = min(delay, max(due, 0.005))
-        if event.is_set() or self._woken_pools:  # work arrived while this worker looked
+        takeable = not self._paused and any(i not in self._in_progress for i in self._woken_pools)
+        if event.is_set() or takeable:  # work arrived while this worker looked
             return True
         self._idle_workers.append(event)
         try:
