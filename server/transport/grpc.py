@@ -6,6 +6,7 @@ The servicer only moves metadata, deadlines and statuses; the handlers do the wo
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +30,21 @@ if TYPE_CHECKING:
     from server.transport.handlers import PrebuildHandlers
 
 T = TypeVar("T")
+
+
+class _ClientEncodingNoise(logging.Filter):
+    """grpcio logs a traceback at ERROR for every metadata value that is not UTF-8, then
+    carries on. A client's odd bytes are not a server error: keep one line at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid encoding on "):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("grpc._cython.cygrpc").addFilter(_ClientEncodingNoise())
 
 PREBUILD_SERVICE = pb.DESCRIPTOR.services_by_name["PrebuildService"].full_name
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
