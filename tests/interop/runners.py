@@ -85,6 +85,36 @@ def _auth_args(flag: str, token: str | None) -> list[str]:
     return [flag, f"authorization: Bearer {token}"] if token is not None else []
 
 
+# --- gitpod-sdk (its own venv) -----------------------------------------------------------
+
+
+def run_sdk_program(job: JSON) -> JSON:
+    python = toolchains.sdk_python()
+    result = run(
+        [str(python), "-m", "tests.interop.sdk_client"],
+        input=json.dumps(job),
+        env=toolchains.clean_env(),
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"the gitpod-sdk program failed:\n{result.stderr[-4000:]}")
+    return _json_output(result.stdout, "the gitpod-sdk program")
+
+
+def _sdk(mode: str) -> Runner:
+    def runner(env: InteropEnv, plan: Plan) -> dict[str, Outcome]:
+        job = {
+            "mode": mode,
+            "baseUrl": env.api_url,
+            "timeoutMs": DEADLINE,
+            "plan": plan.as_json(),
+        }
+        outcomes: dict[str, Outcome] = run_sdk_program(job)["outcomes"]
+        return outcomes
+
+    return runner
+
+
 # --- grpcurl (reflection only) -----------------------------------------------------------
 
 
@@ -260,6 +290,8 @@ def _in_process(make_call: Callable[[InteropEnv], Call]) -> Runner:
 
 
 CLIENTS: dict[str, Runner] = {
+    "gitpod-sdk": _sdk("ona_sdk"),
+    "gitpod-sdk raw+gzip+GET": _sdk("raw"),
     "grpcurl (reflection)": _in_process(grpcurl_call),
     "buf curl connect": _in_process(lambda env: buf_curl_call(env, "connect")),
     "buf curl grpc": _in_process(lambda env: buf_curl_call(env, "grpc")),
