@@ -241,6 +241,36 @@ def curl_json_call(env: InteropEnv) -> Call:
     return call
 
 
+# --- TypeScript (generated with protoc-gen-es, @connectrpc/connect-node) ------------------
+
+
+def run_ts_program(job: JSON) -> JSON:
+    program = toolchains.build_typescript_client()
+    result = run([toolchains.node(), str(program)], input=json.dumps(job), timeout=120)
+    if result.returncode != 0:
+        raise AssertionError(f"the TypeScript client failed:\n{result.stderr[-4000:]}")
+    return _json_output(result.stdout, "the TypeScript client")
+
+
+def _typescript(
+    transport: str, *, http2: bool = False, gzip: bool = False, timeout_ms: int = 0
+) -> Runner:
+    def runner(env: InteropEnv, plan: Plan) -> dict[str, Outcome]:
+        base = f"http://{env.grpc_target}" if transport == "grpc" else env.api_url
+        job = {
+            "transport": transport,
+            "baseUrl": base,
+            "http2": http2,
+            "gzip": gzip,
+            "timeoutMs": timeout_ms,
+            "plan": plan.as_json(),
+        }
+        outcomes: dict[str, Outcome] = run_ts_program(job)["outcomes"]
+        return outcomes
+
+    return runner
+
+
 # --- grpcio stubs from gen/ --------------------------------------------------------------
 
 
@@ -297,5 +327,12 @@ CLIENTS: dict[str, Runner] = {
     "buf curl grpc": _in_process(lambda env: buf_curl_call(env, "grpc")),
     "buf curl grpcweb": _in_process(lambda env: buf_curl_call(env, "grpcweb")),
     "curl json": _in_process(curl_json_call),
+    "ts connect binary": _typescript("connect-binary"),
+    "ts connect json+GET": _typescript("connect-json"),
+    "ts connect h2c+gzip": _typescript(
+        "connect-binary", http2=True, gzip=True, timeout_ms=DEADLINE
+    ),
+    "ts grpc+gzip": _typescript("grpc", gzip=True, timeout_ms=DEADLINE),
+    "ts grpc-web+gzip": _typescript("grpc-web", gzip=True, timeout_ms=DEADLINE),
     "grpcio (gen/)": _grpcio,
 }

@@ -4,13 +4,18 @@
   `sdk-requirements.txt` and the Python version, so a changed pin builds a new one and an
   unchanged one is reused. A `.complete` marker is written last: a half-built venv (killed
   install) is rebuilt, never used.
-- grpcurl and buf come from `.venv/bin`; curl from the machine.
+- TypeScript: `npm ci` into `tests/interop/ts/node_modules` when `package-lock.json` changed
+  (a marker holds the lockfile's hash), then, every run, `buf generate` with protoc-gen-es
+  from node_modules as a local plugin and `tsc`: the client is always generated from the
+  protos as they are now, and the scenario program is type-checked against it.
+- grpcurl and buf come from `.venv/bin`; curl and node from the machine.
 
 A missing prerequisite fails the tests that need it, with what to install; nothing skips.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -21,8 +26,10 @@ from pathlib import Path
 from tests.support.servers import REPO
 
 INTEROP = Path(__file__).resolve().parent
+TS_DIR = INTEROP / "ts"
 CACHE = REPO / ".cache" / "interop"
 SDK_REQUIREMENTS = INTEROP / "sdk-requirements.txt"
+MIN_NODE_MAJOR = 20
 
 
 class ToolchainError(RuntimeError):
@@ -117,6 +124,57 @@ def sdk_python() -> Path:
     )
     marker.write_text(SDK_REQUIREMENTS.read_text())
     return python
+
+
+def node() -> str:
+    path = system_tool("node", f"install Node.js {MIN_NODE_MAJOR} or newer (with npm)")
+    version = _checked([path, "--version"], "node --version").stdout.strip()
+    major = int(version.lstrip("v").split(".")[0])
+    if major < MIN_NODE_MAJOR:
+        raise ToolchainError(f"node {version} is too old: Node.js {MIN_NODE_MAJOR}+ is needed")
+    return path
+
+
+def node_modules() -> Path:
+    """`npm ci` when package-lock.json changed since the last install; returns node_modules."""
+    npm = system_tool("npm", "install npm (it ships with Node.js)")
+    modules = TS_DIR / "node_modules"
+    lock = TS_DIR / "package-lock.json"
+    marker = modules / f".warmpool-lock-{_digest(lock.read_bytes())}"
+    if not marker.exists():
+        _checked(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            "npm ci (installing the pinned TypeScript toolchain)",
+            cwd=TS_DIR,
+        )
+        marker.touch()
+    return modules
+
+
+@functools.cache
+def build_typescript_client() -> Path:
+    """Generate the TS client from proto/ and compile the scenario program; returns its .js.
+
+    Once per test session (a failure is not cached, so every TS test reports it)."""
+    node()
+    modules = node_modules()
+    if not (modules / ".bin" / "protoc-gen-es").exists():
+        raise ToolchainError("protoc-gen-es is missing from node_modules: delete it and rerun")
+    shutil.rmtree(TS_DIR / "gen", ignore_errors=True)
+    shutil.rmtree(TS_DIR / "dist", ignore_errors=True)
+    _checked(
+        [venv_tool("buf"), "generate", "--template", str(TS_DIR / "buf.gen.yaml")],
+        "buf generate with protoc-gen-es",
+    )
+    _checked(
+        [node(), str(modules / "typescript" / "bin" / "tsc"), "-p", str(TS_DIR)],
+        "tsc (type-checking the scenario program against the generated client)",
+        cwd=TS_DIR,
+    )
+    program = TS_DIR / "dist" / "src" / "client.js"
+    if not program.exists():
+        raise ToolchainError(f"tsc did not produce {program}")
+    return program
 
 
 def buf_image(out_dir: Path) -> Path:
