@@ -211,14 +211,20 @@ def resolve(value: JSON, outcomes: dict[str, Outcome]) -> JSON:
     return value
 
 
-def run_plan(plan: Plan, call: Call) -> dict[str, Outcome]:
-    """Run every step in order with `call`; a step that raises is recorded, not fatal."""
+def run_plan(plan: Plan, call: Call, paged: Call | None = None) -> dict[str, Outcome]:
+    """Run every step in order with `call`; a step that raises is recorded, not fatal.
+
+    A paged step follows `pagination.nextToken` with `call`, unless the client brings its
+    own paginator: then `paged` makes the whole walk and returns `{"pages": [...]}`.
+    """
     outcomes: dict[str, Outcome] = {}
     for step in plan.steps:
         try:
             request = resolve(step.request, outcomes)
             token = plan.tokens[step.token]
-            if step.paged:
+            if step.paged and paged is not None:
+                outcomes[step.name] = paged(step.method, request, token)
+            elif step.paged:
                 outcomes[step.name] = _pages(step.method, request, token, call)
             else:
                 outcomes[step.name] = call(step.method, request, token)

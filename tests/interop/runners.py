@@ -88,17 +88,23 @@ def _auth_args(flag: str, token: str | None) -> list[str]:
 # --- gitpod-sdk (its own venv) -----------------------------------------------------------
 
 
-def run_sdk_program(job: JSON) -> JSON:
-    python = toolchains.sdk_python()
+def run_sdk_program(job: JSON, *, legacy: bool = False) -> JSON:
+    """Run sdk_client.py (or legacy_sdk_client.py) with `job` in its own venv."""
+    if legacy:
+        python = toolchains.sdk_python(toolchains.LEGACY_SDK_REQUIREMENTS)
+        module = "tests.interop.legacy_sdk_client"
+    else:
+        python = toolchains.sdk_python()
+        module = "tests.interop.sdk_client"
     result = run(
-        [str(python), "-m", "tests.interop.sdk_client"],
+        [str(python), "-m", module],
         input=json.dumps(job),
         env=toolchains.clean_env(),
         timeout=120,
     )
     if result.returncode != 0:
-        raise AssertionError(f"the gitpod-sdk program failed:\n{result.stderr[-4000:]}")
-    return _json_output(result.stdout, "the gitpod-sdk program")
+        raise AssertionError(f"{module} failed:\n{result.stderr[-4000:]}")
+    return _json_output(result.stdout, module)
 
 
 def _sdk(mode: str) -> Runner:
@@ -113,6 +119,12 @@ def _sdk(mode: str) -> Runner:
         return outcomes
 
     return runner
+
+
+def _legacy_sdk(env: InteropEnv, plan: Plan) -> dict[str, Outcome]:
+    job = {"baseUrl": env.api_url, "plan": plan.as_json()}
+    outcomes: dict[str, Outcome] = run_sdk_program(job, legacy=True)["outcomes"]
+    return outcomes
 
 
 # --- grpcurl (reflection only) -----------------------------------------------------------
@@ -322,6 +334,7 @@ def _in_process(make_call: Callable[[InteropEnv], Call]) -> Runner:
 CLIENTS: dict[str, Runner] = {
     "gitpod-sdk": _sdk("ona_sdk"),
     "gitpod-sdk raw+gzip+GET": _sdk("raw"),
+    "gitpod-sdk 0.11 (JSON)": _legacy_sdk,
     "grpcurl (reflection)": _in_process(grpcurl_call),
     "buf curl connect": _in_process(lambda env: buf_curl_call(env, "connect")),
     "buf curl grpc": _in_process(lambda env: buf_curl_call(env, "grpc")),

@@ -2,7 +2,8 @@
 
 The SDK ships the descriptors it was generated from; comparing them with this repo's protos
 field by field (numbers, types, labels, JSON names, `optional` presence, deprecation, enum
-values, method order and idempotency) catches a wire mismatch before any call does.
+values, method order and idempotency) catches a wire mismatch before any call does. The older
+JSON SDK (0.11) maps HTTP statuses to exception classes of its own; those are checked too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.interop.plan import Outcome
 from tests.interop.runners import run_sdk_program
 from tests.interop.session import Interop
 
-SDK_CLIENTS = ["gitpod-sdk", "gitpod-sdk raw+gzip+GET"]
+SDK_CLIENTS = ["gitpod-sdk", "gitpod-sdk raw+gzip+GET"]  # the Connect-based 1.x
 
 # The SDK's identity.proto and pagination.proto define more than PrebuildService uses; only
 # what the contract lists is compared there. prebuild.proto is compared whole.
@@ -136,3 +137,18 @@ def test_sdk_descriptors_match_this_repos_protos() -> None:
         compared = shape(mine, subset)
         assert set(compared["messages"]) | set(compared["enums"]) == subset  # not vacuous
     assert len(shape(prebuild)["services"]["PrebuildService"]) == 11
+
+
+@pytest.mark.interop("errors", client="gitpod-sdk 0.11 (JSON)")
+def test_older_json_sdk_raises_its_exception_for_each_http_status(interop: Interop) -> None:
+    outcomes = interop.outcomes("gitpod-sdk 0.11 (JSON)")
+    expected = {
+        "error_invalid_argument": ("invalid_argument", 400, "BadRequestError"),
+        "error_unauthenticated": ("unauthenticated", 401, "AuthenticationError"),
+        "error_permission_denied": ("permission_denied", 403, "PermissionDeniedError"),
+        "error_not_found": ("not_found", 404, "NotFoundError"),
+        "error_already_exists": ("already_exists", 409, "ConflictError"),
+    }
+    for step, (code, status, sdk_error) in expected.items():
+        err = error(outcomes, step, code)
+        assert (err["httpStatus"], err["sdkError"]) == (status, sdk_error), step

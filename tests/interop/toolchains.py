@@ -1,9 +1,9 @@
 """The interop suite's client toolchains: found, installed and cached, or a clear failure.
 
-- gitpod-sdk: its own virtual environment under `.cache/interop/`, named by a hash of
-  `sdk-requirements.txt` and the Python version, so a changed pin builds a new one and an
-  unchanged one is reused. A `.complete` marker is written last: a half-built venv (killed
-  install) is rebuilt, never used.
+- gitpod-sdk (1.x, and the older JSON 0.11): each in its own virtual environment under
+  `.cache/interop/`, named by a hash of its requirements file and the Python version, so a
+  changed pin builds a new one and an unchanged one is reused. A `.complete` marker is
+  written last: a half-built venv (killed install) is rebuilt, never used.
 - TypeScript: `npm ci` into `tests/interop/ts/node_modules` when `package-lock.json` changed
   (a marker holds the lockfile's hash), then, every run, `buf generate` with protoc-gen-es
   from node_modules as a local plugin and `tsc`: the client is always generated from the
@@ -29,6 +29,7 @@ INTEROP = Path(__file__).resolve().parent
 TS_DIR = INTEROP / "ts"
 CACHE = REPO / ".cache" / "interop"
 SDK_REQUIREMENTS = INTEROP / "sdk-requirements.txt"
+LEGACY_SDK_REQUIREMENTS = INTEROP / "legacy-sdk-requirements.txt"
 MIN_NODE_MAJOR = 20
 
 
@@ -96,9 +97,9 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-def sdk_python() -> Path:
-    """The python of the cached gitpod-sdk venv, building the venv if needed."""
-    key = _digest(SDK_REQUIREMENTS.read_bytes(), sys.version.encode())
+def sdk_python(requirements: Path = SDK_REQUIREMENTS) -> Path:
+    """The python of the cached venv with `requirements` installed, building it if needed."""
+    key = _digest(requirements.read_bytes(), sys.version.encode())
     venv = CACHE / f"sdk-venv-{key}"
     python = venv / "bin" / "python"
     marker = venv / ".complete"
@@ -117,12 +118,12 @@ def sdk_python() -> Path:
             "--quiet",
             "--disable-pip-version-check",
             "-r",
-            str(SDK_REQUIREMENTS),
+            str(requirements),
         ],
-        "installing gitpod-sdk (pip, from PyPI)",
+        f"installing {requirements.name} (pip, from PyPI)",
         env=clean_env(),
     )
-    marker.write_text(SDK_REQUIREMENTS.read_text())
+    marker.write_text(requirements.read_text())
     return python
 
 
