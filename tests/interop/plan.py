@@ -1,12 +1,13 @@
 """The interop plan: one scripted session of warm-pool calls that every client performs.
 
-Each client (the gitpod-sdk, grpcurl, buf curl, curl, the generated TypeScript client,
-grpcio) executes the same steps against the same kind of tenant, so the assertions in
-`test_warm_pool_methods.py` are written once and hold for all of them.
+Each client (the gitpod-sdk, old and new, grpcurl, buf curl, curl, the generated TypeScript
+client, grpcio) executes the same steps against the same kind of tenant, so the assertions
+in `test_warm_pool_methods.py` are written once and hold for all of them.
 
 Stdlib only: the gitpod-sdk runs this module in its own virtual environment (see
-`sdk_client.py`), next to its own protobuf and connectrpc versions. The TypeScript
-executor (`ts/src/client.ts`) implements the same contract: steps in, outcomes out.
+`sdk_client.py` and `legacy_sdk_client.py`), next to its own pinned dependencies. The
+TypeScript executor (`ts/src/client.ts`) implements the same contract: steps in, outcomes
+out.
 
 A step's request is canonical proto3 JSON (camelCase names). A string value `"${step.a.b}"`
 is replaced by that field of an earlier step's response before the call, which is how later
