@@ -40,6 +40,21 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     dev.add_argument("--no-dev", dest="dev_mode", action="store_const", const=False)
 
 
+def _uuid(value: str) -> str:
+    from server.service.validation import is_uuid
+
+    if not is_uuid(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UUID")
+    return value.lower()
+
+
+def _timeout(value: str) -> int:
+    seconds = int(value)
+    if not 300 <= seconds <= 7200:
+        raise argparse.ArgumentTypeError("must be between 300 and 7200 seconds")
+    return seconds
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     keys = ("database_url", "data_dir", "host", "http_port", "grpc_port", "dev_mode")
     return load_settings(overrides={k: getattr(args, k, None) for k in keys})
@@ -61,38 +76,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     org = what.add_parser("create-org", help="create an organization")
     org.add_argument("--name", required=True)
-    org.add_argument("--id")
+    org.add_argument("--id", type=_uuid)
 
     token = what.add_parser("create-token", help="create a bearer token (printed once)")
-    token.add_argument("--org", required=True, help="organization id")
+    token.add_argument("--org", required=True, type=_uuid, help="organization id")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--name", default="")
 
     revoke = what.add_parser("revoke-token", help="revoke a token by its id")
-    revoke.add_argument("--id", required=True)
+    revoke.add_argument("--id", required=True, type=_uuid)
 
     runner = what.add_parser("create-runner", help="create a runner")
-    runner.add_argument("--org", required=True)
+    runner.add_argument("--org", required=True, type=_uuid)
     runner.add_argument("--name", required=True)
-    runner.add_argument("--id")
+    runner.add_argument("--id", type=_uuid)
 
     cls = what.add_parser("create-class", help="create an environment class of a runner")
-    cls.add_argument("--org", required=True)
-    cls.add_argument("--runner", required=True)
+    cls.add_argument("--org", required=True, type=_uuid)
+    cls.add_argument("--runner", required=True, type=_uuid)
     cls.add_argument("--name", required=True)
-    cls.add_argument("--id")
+    cls.add_argument("--id", type=_uuid)
 
     project = what.add_parser(
-        "put-project", help="create or update a project and its prebuild configuration"
+        "put-project",
+        help="create or update a project and its prebuild configuration; on update, options "
+        "left out keep their current values",
     )
-    project.add_argument("--org", required=True)
-    project.add_argument("--name", required=True)
-    project.add_argument("--id")
-    project.add_argument("--prebuilds", action=argparse.BooleanOptionalAction, default=False)
+    project.add_argument("--org", required=True, type=_uuid)
+    project.add_argument("--name", help="required when creating")
+    project.add_argument("--id", type=_uuid)
+    project.add_argument("--prebuilds", action=argparse.BooleanOptionalAction, default=None)
     project.add_argument(
-        "--class", dest="classes", action="append", default=[], help="prebuild class id (repeat)"
+        "--class", dest="classes", action="append", type=_uuid, help="prebuild class id (repeat)"
     )
-    project.add_argument("--timeout-seconds", type=int, default=3600)
+    project.add_argument(
+        "--no-classes", action="store_true", help="remove every class from the configuration"
+    )
+    project.add_argument("--timeout-seconds", type=_timeout)
 
     bootstrap = what.add_parser("bootstrap", help="apply a declarative TOML bootstrap file")
     bootstrap.add_argument("file", type=Path)
@@ -192,20 +212,30 @@ async def _admin(args: argparse.Namespace, db: Any) -> int:
     elif command == "create-class":
         print(await tenancy.create_environment_class(db, args.org, args.runner, args.name, args.id))
     elif command == "put-project":
+        current = await tenancy.get_project(db, args.org, args.id) if args.id else None
+        if current is None and not args.name:
+            raise ValueError("--name is required when creating a project")
+        # Options left out keep the stored values (or the defaults for a new project).
+        prebuilds = current.prebuilds_enabled if current else False
+        classes = list(current.prebuild_environment_class_ids) if current else []
+        timeout = current.prebuild_timeout_seconds if current else 3600
         project_id, deleted = await tenancy.upsert_project(
             db,
             args.org,
-            args.name,
+            args.name or (current.name if current else ""),
             project_id=args.id,
-            prebuilds_enabled=args.prebuilds,
-            prebuild_environment_class_ids=args.classes,
-            prebuild_timeout_seconds=args.timeout_seconds,
+            prebuilds_enabled=prebuilds if args.prebuilds is None else args.prebuilds,
+            prebuild_environment_class_ids=[] if args.no_classes else (args.classes or classes),
+            prebuild_timeout_seconds=args.timeout_seconds or timeout,
         )
         print(project_id)
         if deleted:
             print(f"deleted {deleted} warm pool(s) the new configuration no longer allows")
     elif command == "bootstrap":
-        document = tomllib.loads(args.file.read_text())
+        try:
+            document = tomllib.loads(args.file.read_text())
+        except OSError as exc:
+            raise ValueError(f"cannot read {args.file}: {exc.strerror}") from None
         report = await admin.apply_bootstrap(db, document)
         print(
             f"organizations {report.organizations}, runners {report.runners}, "
@@ -247,8 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     async def run_admin(db: Any) -> int:
         return await _admin(args, db)
 
+    from server.errors import Unavailable
+
     try:
         return asyncio.run(_with_database(settings, run_admin))
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, tomllib.TOMLDecodeError, Unavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -188,6 +188,26 @@ class Settings:
         "create (see also `admin sim-fault`).",
     )
 
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("http_port", "grpc_port"):
+            if not 1 <= getattr(self, name) <= 65535:
+                problems.append(f"{_env(name)}: must be a port between 1 and 65535")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            problems.append(f"{_env('log_level')}: must be DEBUG, INFO, WARNING or ERROR")
+        for name in ("max_request_bytes", "db_pool_max"):
+            if getattr(self, name) < 1:
+                problems.append(f"{_env(name)}: must be at least 1")
+        if not 0 <= self.db_pool_min <= self.db_pool_max:
+            problems.append(f"{_env('db_pool_min')}: must be between 0 and the pool maximum")
+        for name in ("db_timeout_seconds", "shutdown_grace_seconds"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{_env(name)}: must be greater than 0")
+        if self.deleted_retention_seconds < 0:
+            problems.append(f"{_env('deleted_retention_seconds')}: must not be negative")
+        if problems:
+            raise ValueError("; ".join(problems))
+
     @property
     def embedded_database(self) -> bool:
         return not self.database_url
@@ -195,6 +215,10 @@ class Settings:
     @property
     def dev(self) -> bool:
         return self.embedded_database if self.dev_mode is None else self.dev_mode
+
+
+def _env(field_name: str) -> str:
+    return str(Settings.__dataclass_fields__[field_name].metadata["env"])
 
 
 def _parse(kind: Any, raw: str, env: str) -> Any:

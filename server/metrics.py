@@ -20,6 +20,12 @@ RPC_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+HTTP_RESPONSES = Counter(
+    "warmpool_http_responses",
+    "Responses on the HTTP port by service and HTTP status, protocol-level rejections included.",
+    ["service", "status"],
+    registry=REGISTRY,
+)
 
 # --- Claims and the controller (docs/controller.md, "Metrics") --------------------------------
 

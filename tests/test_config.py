@@ -44,3 +44,20 @@ def test_every_setting_is_documented() -> None:
     for env, _, help_text in describe_settings():
         assert f"`{env}`" in documented, f"{env} missing from docs/configuration.md"
         assert help_text
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"WARMPOOL_HTTP_PORT": "70000"}, "WARMPOOL_HTTP_PORT"),
+        ({"WARMPOOL_GRPC_PORT": "0"}, "WARMPOOL_GRPC_PORT"),
+        ({"WARMPOOL_LOG_LEVEL": "bogus"}, "WARMPOOL_LOG_LEVEL"),
+        ({"WARMPOOL_DB_POOL_MIN": "20"}, "WARMPOOL_DB_POOL_MIN"),
+        ({"WARMPOOL_DB_TIMEOUT_SECONDS": "0"}, "WARMPOOL_DB_TIMEOUT_SECONDS"),
+    ],
+)
+def test_out_of_range_values_are_refused_naming_the_variable(
+    environ: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ValueError, match=variable):
+        load_settings(environ=environ)

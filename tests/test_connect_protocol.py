@@ -368,3 +368,112 @@ async def test_h2c_prior_knowledge_is_served(server: InProcessServer, tenant: Te
         resp = await h2.post(f"{SERVICE}/ListWarmPools", headers=auth(tenant), json={})
     assert resp.status_code == 200
     assert resp.http_version == "HTTP/2"
+
+
+async def test_uuid_with_trailing_newline_is_invalid_not_internal(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    resp = await http.post(
+        f"{SERVICE}/GetWarmPool",
+        headers=auth(tenant),
+        json={"warmPoolId": "afbac663-a855-4c1d-9a3d-28e78fef52fb\n"},
+    )
+    assert resp.status_code == 400
+    assert resp.json()["message"] == "warm_pool_id: must be a valid UUID"
+
+
+@pytest.mark.parametrize("header", ["User-Agent", "X-Anything", "Authorization"])
+async def test_non_utf8_header_bytes_never_fail_the_server(
+    http: httpx.AsyncClient, tenant: Tenant, header: str
+) -> None:
+    headers: dict[str, Any] = auth(tenant)
+    headers[header] = b"Bearer caf\xe9" if header == "Authorization" else b"caf\xe9\xff"
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=headers, content=b"{}")
+    assert resp.status_code == (401 if header == "Authorization" else 200), resp.text
+
+
+@pytest.mark.parametrize("body", [b'"abc"', b"[]", b"null", b"42", b"true"])
+async def test_json_body_that_is_not_an_object_is_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant, body: bytes
+) -> None:
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=auth(tenant), content=body)
+    assert resp.status_code == 400
+    error = resp.json()
+    assert error["code"] == "invalid_argument"
+    assert "must be a JSON object" in error["message"]
+
+
+async def test_duplicate_json_keys_are_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = b'{"warmPoolId": "a", "warmPoolId": "b"}'
+    resp = await http.post(f"{SERVICE}/GetWarmPool", headers=auth(tenant), content=body)
+    assert resp.status_code == 400
+    assert "duplicate key" in resp.json()["message"]
+
+
+@pytest.mark.parametrize("value", ["5_0", "٣", " 5", "1e1", ""])
+async def test_page_size_query_must_be_plain_digits(
+    http: httpx.AsyncClient, tenant: Tenant, value: str
+) -> None:
+    resp = await http.post(
+        f"{SERVICE}/ListWarmPools", params={"pageSize": value}, headers=auth(tenant), json={}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["message"].startswith("pagination.page_size: must be between 0 and 100")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"encoding": "proto", "base64": "1", "message": "!!!!"},
+        {"encoding": "json", "message": "{}", "connect": "v2"},
+    ],
+)
+async def test_malformed_get_queries_are_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant, params: dict[str, str]
+) -> None:
+    resp = await http.get(
+        f"{SERVICE}/ListWarmPools",
+        params=params,
+        headers={"Authorization": f"Bearer {tenant.admin}"},
+    )
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "invalid_argument"
+
+
+async def test_content_encoding_is_case_insensitive(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = auth(tenant, **{"Content-Encoding": "GZIP"})
+    resp = await http.post(
+        f"{SERVICE}/ListWarmPools", headers=headers, content=gzip.compress(b"{}")
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def test_grpc_sent_to_the_http_port_is_told_where_to_go(
+    server: InProcessServer, tenant: Tenant
+) -> None:
+    import grpc
+    from gitpod.v1 import prebuild_pb2_grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.http_port}") as channel:
+        stub = prebuild_pb2_grpc.PrebuildServiceStub(channel)  # type: ignore[no-untyped-call]
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListWarmPools(
+                pb.ListWarmPoolsRequest(), metadata=(("authorization", f"Bearer {tenant.admin}"),)
+            )
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "gRPC port" in (err.value.details() or "")
+
+
+async def test_protocol_rejections_are_counted_in_metrics(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = auth(tenant, **{"Content-Type": "text/xml"})
+    await http.post(f"{SERVICE}/ListWarmPools", headers=headers, content=b"<x/>")
+    metrics = (await http.get("/metrics")).text
+    assert (
+        'warmpool_http_responses_total{service="gitpod.v1.PrebuildService",status="415"}' in metrics
+    )

@@ -125,3 +125,36 @@ async def test_many_concurrent_calls_share_one_server(
             *(stub.ListWarmPools(pb.ListWarmPoolsRequest(), metadata=metadata) for _ in range(100))
         )
     assert len(results) == 100
+
+
+@pytest.mark.parametrize(
+    "reflection_service",
+    ["grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"],
+)
+async def test_every_service_reflection_lists_resolves_to_its_file(
+    server: InProcessServer, reflection_service: str
+) -> None:
+    # `grpcurl describe` and `buf curl --list-methods` resolve every listed service; one
+    # that is listed but has no descriptor makes them fail outright.
+    listed = await _reflect(
+        server.grpc_port,
+        reflection_service,
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+    )
+    names = [s.name for s in listed.list_services_response.service]
+    assert names
+    for name in names:
+        found = await _reflect(
+            server.grpc_port,
+            reflection_service,
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol=name),
+        )
+        assert found.WhichOneof("message_response") == "file_descriptor_response", (
+            f"{name}: {found.error_response.error_message}"
+        )
+        protos = [
+            descriptor_pb2.FileDescriptorProto.FromString(raw)
+            for raw in found.file_descriptor_response.file_descriptor_proto
+        ]
+        services = {f"{p.package}.{s.name}" for p in protos for s in p.service}
+        assert name in services

@@ -67,3 +67,12 @@ def test_token_signed_with_another_key_is_invalid() -> None:
     token = PageTokens(b"a" * 32).encode(scope, POSITION)
     with pytest.raises(InvalidArgument):
         PageTokens(b"b" * 32).decode(scope, token)
+
+
+def test_tokens_with_foreign_characters_or_padding_are_invalid() -> None:
+    tokens = PageTokens(b"k" * 32)
+    scope = page_scope("m", "o")
+    token = tokens.encode(scope, POSITION)
+    for altered in (f"!!{token}!!", f"{token[:10]}$$$${token[10:]}", f"{token}==", f" {token}"):
+        with pytest.raises(InvalidArgument):
+            tokens.decode(scope, altered)

@@ -16,7 +16,8 @@ from gitpod.v1 import prebuild_pb2 as pb
 from server.store.database import Database
 from server.store.migrate import migrate
 from tests.support.clients import RpcFailure, make_client
-from tests.support.servers import ServerProcess
+from tests.support.postgres import SessionPostgres
+from tests.support.servers import InProcessServer, ServerProcess
 from tests.support.standalone_postgres import StandalonePostgres
 from tests.support.tenants import Tenant, make_tenant
 
@@ -160,3 +161,31 @@ async def test_server_starting_while_database_is_down_waits_then_serves(pg_dir: 
         server.stop()
         if postgres.running():
             postgres.stop()
+
+
+async def test_exhausted_connection_pool_is_unavailable_and_says_why(
+    pg: SessionPostgres, pg_dir: Path
+) -> None:
+    url = await pg.new_database()
+    server = await InProcessServer.start(
+        url, pg_dir, db_pool_min=1, db_pool_max=1, db_timeout_seconds=0.1
+    )
+    try:
+        tenant = await make_tenant(server.db)
+        client = make_client("grpc", server.grpc_port, server.http_port)
+        # 1000 calls queue for one connection; the later ones wait longer than 0.1 s.
+        results = await asyncio.gather(
+            *(
+                client.call("ListWarmPools", pb.ListWarmPoolsRequest(), tenant.admin)
+                for _ in range(300)
+            ),
+            return_exceptions=True,
+        )
+        await client.close()
+    finally:
+        await server.stop()
+    failures = [r for r in results if isinstance(r, RpcFailure)]
+    assert failures, "no call waited long enough to fail"
+    assert {f.code for f in failures} == {"unavailable"}
+    assert all("no database connection became available" in f.message for f in failures)
+    assert len(failures) < 1000

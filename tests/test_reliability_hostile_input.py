@@ -22,6 +22,7 @@ from gitpod.v1 import prebuild_pb2 as pb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.load import grpc_frame
 from server.store.database import Database
 from tests.support.postgres import SessionPostgres
 from tests.support.servers import ServerProcess
@@ -327,3 +328,39 @@ def test_grpc_gzip_bomb_is_rejected(target: Target) -> None:
         call(big, metadata=[("authorization", f"Bearer {target.tenant.admin}")],
              compression=grpc.Compression.Gzip, timeout=60)  # fmt: skip
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_non_utf8_grpc_metadata_is_answered_without_a_logged_traceback(target: Target) -> None:
+    """Sent over raw HTTP/2, since grpcio clients refuse to send such values."""
+    import socket
+
+    import h2.config
+    import h2.connection
+
+    body = grpc_frame(pb.ListWarmPoolsRequest().SerializeToString())
+    sock = socket.create_connection(("127.0.0.1", target.server.grpc_port), timeout=10)
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    conn.initiate_connection()
+    headers = [
+        (b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"localhost"),
+        (b":path", b"/gitpod.v1.PrebuildService/ListWarmPools"),
+        (b"content-type", b"application/grpc"), (b"te", b"trailers"),
+        (b"authorization", b"Bearer \xff\xfe"), (b"x-odd", b"caf\xe9"),
+    ]  # fmt: skip
+    conn.send_headers(1, headers)
+    conn.send_data(1, body, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status = None
+    while status is None:
+        data = sock.recv(65536)
+        assert data, "connection closed without an answer"
+        for event in conn.receive_data(data):
+            if hasattr(event, "headers"):
+                for key, value in event.headers:
+                    if key == b"grpc-status":
+                        status = int(value)
+        sock.sendall(conn.data_to_send())
+    sock.close()
+    assert status == grpc.StatusCode.UNAUTHENTICATED.value[0]

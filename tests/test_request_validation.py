@@ -103,3 +103,12 @@ def test_list_negative_page_size_is_invalid() -> None:
     req.pagination.page_size = -1
     with pytest.raises(InvalidArgument):
         check_list(req)
+
+
+@pytest.mark.parametrize(
+    "value", [PROJECT + "\n", "\n" + PROJECT, PROJECT + " ", PROJECT[:-1], PROJECT.replace("-", "")]
+)
+def test_uuid_rule_accepts_nothing_around_or_missing(value: str) -> None:
+    from server.service.validation import is_uuid
+
+    assert not is_uuid(value)

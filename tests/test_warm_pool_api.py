@@ -648,3 +648,22 @@ async def test_deadline_passing_answers_deadline_exceeded(
         await api.call("GetWarmPool", pb.GetWarmPoolRequest(warm_pool_id=pool.id), tenant.admin)
     ).warm_pool
     assert got.spec.spec_version == 1  # nothing half-written
+
+
+async def test_many_violations_are_reported_in_bounded_form(api: ApiClient, tenant: Tenant) -> None:
+    req = pb.ListWarmPoolsRequest(
+        filter=pb.ListWarmPoolsRequest.Filter(
+            project_ids=[f"bad-{i}" for i in range(20)],
+            environment_class_ids=["x"] * 50,
+        )
+    )
+    err = await failure(api.call("ListWarmPools", req, tenant.admin))
+    assert err.code == "invalid_argument"
+    assert len(err.violations) == 11
+    # 20 bad project ids + the oversized class list = 21: ten are listed, then a count.
+    assert err.violations[:2] == [
+        ("filter.project_ids[0]", "must be a valid UUID"),
+        ("filter.project_ids[1]", "must be a valid UUID"),
+    ]
+    assert err.violations[-1] == ("request", "11 more violations not listed")
+    assert len(err.message) < 1000

@@ -58,6 +58,13 @@ def _id(value: Any, where: str) -> str | None:
     return normalize_uuid(value)
 
 
+def _tables(parent: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    value = parent.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise BootstrapError(f"{where}{key}: must be a list of tables ([[{key}]])")
+    return value
+
+
 def _str(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise BootstrapError(f"{where}: must be a non-empty string")
@@ -66,13 +73,13 @@ def _str(value: Any, where: str) -> str:
 
 async def apply_bootstrap(db: Database, document: dict[str, Any]) -> BootstrapReport:
     report = BootstrapReport()
-    for i, org in enumerate(document.get("organizations", [])):
+    for i, org in enumerate(_tables(document, "organizations", "")):
         where = f"organizations[{i}]"
         org_id = await tenancy.create_organization(
             db, _str(org.get("name"), f"{where}.name"), _id(org.get("id"), where)
         )
         report.organizations += 1
-        for j, runner in enumerate(org.get("runners", [])):
+        for j, runner in enumerate(_tables(org, "runners", f"{where}.")):
             rwhere = f"{where}.runners[{j}]"
             runner_id = await tenancy.create_runner(
                 db,
@@ -81,7 +88,7 @@ async def apply_bootstrap(db: Database, document: dict[str, Any]) -> BootstrapRe
                 _id(runner.get("id"), rwhere),
             )
             report.runners += 1
-            for k, cls in enumerate(runner.get("environment_classes", [])):
+            for k, cls in enumerate(_tables(runner, "environment_classes", f"{rwhere}.")):
                 cwhere = f"{rwhere}.environment_classes[{k}]"
                 await tenancy.create_environment_class(
                     db,
@@ -91,12 +98,12 @@ async def apply_bootstrap(db: Database, document: dict[str, Any]) -> BootstrapRe
                     _id(cls.get("id"), cwhere),
                 )
                 report.environment_classes += 1
-        for j, project in enumerate(org.get("projects", [])):
+        for j, project in enumerate(_tables(org, "projects", f"{where}.")):
             pwhere = f"{where}.projects[{j}]"
-            class_ids = [
-                _id(c, f"{pwhere}.prebuild_environment_class_ids") or ""
-                for c in project.get("prebuild_environment_class_ids", [])
-            ]
+            raw_ids = project.get("prebuild_environment_class_ids", [])
+            if not isinstance(raw_ids, list):
+                raise BootstrapError(f"{pwhere}.prebuild_environment_class_ids: must be a list")
+            class_ids = [_id(c, f"{pwhere}.prebuild_environment_class_ids") or "" for c in raw_ids]
             timeout = project.get("prebuild_timeout_seconds", 3600)
             if not isinstance(timeout, int) or not 300 <= timeout <= 7200:
                 raise BootstrapError(f"{pwhere}.prebuild_timeout_seconds: must be 300..7200")
@@ -111,11 +118,11 @@ async def apply_bootstrap(db: Database, document: dict[str, Any]) -> BootstrapRe
             )
             report.projects += 1
             report.pools_deleted += deleted
-        for j, token in enumerate(org.get("tokens", [])):
+        for j, token in enumerate(_tables(org, "tokens", f"{where}.")):
             twhere = f"{where}.tokens[{j}]"
             name = _str(token.get("name"), f"{twhere}.name")
             try:
-                role = Role(token.get("role"))
+                role = Role(str(token.get("role")))
             except ValueError:
                 roles = ", ".join(r.value for r in Role)
                 raise BootstrapError(f"{twhere}.role: must be one of {roles}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ _LAYOUT = struct.Struct(">Bq16s")  # version, created_at in microseconds, id
 _MAC_BYTES = 16
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INVALID = FieldViolation("pagination.token", "is not a valid page token for this request")
+_TOKEN_CHARS = len(base64.urlsafe_b64encode(bytes(_LAYOUT.size + _MAC_BYTES)).rstrip(b"="))
+_TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def page_scope(method: str, organization_id: str, *filters: Iterable[str]) -> bytes:
@@ -52,12 +55,11 @@ class PageTokens:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def decode(self, scope: bytes, token: str) -> PagePosition:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (ValueError, TypeError):
-            raise InvalidArgument(_INVALID) from None
-        if len(raw) != _LAYOUT.size + _MAC_BYTES:
+        # Exactly the unpadded base64url this class writes: the decoder alone would skip
+        # foreign characters and accept padding, so altered tokens could still decode.
+        if len(token) != _TOKEN_CHARS or _TOKEN_ALPHABET.fullmatch(token) is None:
             raise InvalidArgument(_INVALID)
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
         if not hmac.compare_digest(mac, self._mac(scope, payload)):
             raise InvalidArgument(_INVALID)

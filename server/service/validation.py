@@ -15,16 +15,20 @@ from server.errors import FieldViolation, InvalidArgument
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# fullmatch, not match with "$": "$" also matches before a trailing newline.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 REQUIRED = "value is required"
+# A request may break many rules (say, 25 malformed ids); the error stays small enough for
+# gRPC's metadata limits by reporting at most this many, then a count of the rest.
+MAX_REPORTED_VIOLATIONS = 10
 UUID_RULE = "must be a valid UUID"
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
 
 
 def is_uuid(value: str) -> bool:
-    return _UUID.match(value) is not None
+    return _UUID.fullmatch(value) is not None
 
 
 def between(low: int, high: int) -> str:
@@ -57,6 +61,7 @@ class Violations:
     def uuid_list(self, field: str, values: Sequence[str], max_items: int) -> None:
         if len(values) > max_items:
             self.add(field, f"must contain at most {max_items} items")
+            return  # the list is refused as a whole; its items are not examined
         for i, value in enumerate(values):
             if not is_uuid(value):
                 self.add(f"{field}[{i}]", UUID_RULE)
@@ -66,6 +71,7 @@ class Violations:
     ) -> None:
         if len(values) > max_items:
             self.add(field, f"must contain at most {max_items} items")
+            return
         for i, value in enumerate(values):
             if value not in defined:
                 self.add(f"{field}[{i}]", "must be a defined enum value")
@@ -74,8 +80,13 @@ class Violations:
         self.in_range("pagination.page_size", value, 0, MAX_PAGE_SIZE)
 
     def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidArgument(self.items)
+        if not self.items:
+            return
+        reported = self.items[:MAX_REPORTED_VIOLATIONS]
+        if len(self.items) > MAX_REPORTED_VIOLATIONS:
+            more = len(self.items) - MAX_REPORTED_VIOLATIONS
+            reported.append(FieldViolation("request", f"{more} more violations not listed"))
+        raise InvalidArgument(reported)
 
 
 def normalize_uuid(value: str) -> str:

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 # intervention, e.g. shutdown) and client-side connection errors.
 _UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
-    TimeoutError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
@@ -51,6 +50,9 @@ class _OneLineConnectionWarnings(logging.Filter):
 logging.getLogger("asyncpg.pool").addFilter(_OneLineConnectionWarnings())
 
 
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (*_UNAVAILABLE_ERRORS, TimeoutError)
+
+
 async def _reset(conn: asyncpg.Connection) -> None:
     """What a connection needs before it goes back to the pool: no open transaction.
 
@@ -72,9 +74,9 @@ def translate_errors() -> Iterator[None]:
     """Turn connection-level asyncpg/OS failures into `Unavailable`."""
     try:
         yield
-    except asyncpg.exceptions.QueryCanceledError as exc:
-        # statement_timeout: the database is there but too slow to answer in time.
-        raise Unavailable("database did not answer in time; retry later") from exc
+    except (asyncpg.exceptions.QueryCanceledError, TimeoutError) as exc:
+        # The database is there but did not answer within the statement timeout.
+        raise Unavailable("the database did not answer in time; retry later") from exc
     except _UNAVAILABLE_ERRORS as exc:
         raise _unavailable(exc) from exc
 
@@ -111,7 +113,7 @@ class Database:
                     server_settings={"application_name": "warmpool", "jit": "off"},
                     reset=_reset,
                 )
-            except _UNAVAILABLE_ERRORS as exc:
+            except _CONNECT_ERRORS as exc:
                 if loop.time() + delay > give_up:
                     raise _unavailable(exc) from exc
                 log.info("database not reachable yet (%s); retrying", type(exc).__name__)
@@ -127,14 +129,24 @@ class Database:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         with translate_errors():
-            async with self._pool.acquire(timeout=self._timeout) as conn:
+            try:
+                conn = await self._pool.acquire(timeout=self._timeout)
+            except TimeoutError:
+                raise Unavailable(
+                    f"no database connection became available within {self._timeout:g}s "
+                    "(server busy or database unreachable); retry later"
+                ) from None
+            try:
                 yield conn
+            finally:
+                await self._pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        with translate_errors():
-            async with self._pool.acquire(timeout=self._timeout) as conn, conn.transaction():
-                yield conn
+        async with self.connection() as conn:
+            with translate_errors():
+                async with conn.transaction():
+                    yield conn
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self.connection() as conn:

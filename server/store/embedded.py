@@ -53,7 +53,7 @@ class EmbeddedPostgres:
         if self._server is None:
             return
         server, self._server = self._server, None
-        log.info("stopping embedded Postgres")
+        log.info("stopping embedded Postgres (unless another process still uses it)")
         await asyncio.to_thread(server.cleanup)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-import asyncpg
-
 from server.models import Principal, Project, Role
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from server.store.database import Database
 
 
@@ -42,6 +42,8 @@ async def create_token(
     db: Database, organization_id: str, role: Role, name: str, token_hash: bytes
 ) -> str:
     token_id = str(uuid.uuid4())
+    if not await organization_exists(db, organization_id):
+        raise ValueError(f"organization {organization_id} does not exist")
     await db.execute(
         "INSERT INTO api_tokens (id, organization_id, role, name, token_hash) "
         "VALUES ($1, $2, $3, $4, $5)",
@@ -65,14 +67,18 @@ async def create_runner(
     db: Database, organization_id: str, name: str, runner_id: str | None
 ) -> str:
     new_id = runner_id or str(uuid.uuid4())
-    await db.execute(
+    if not await organization_exists(db, organization_id):
+        raise ValueError(f"organization {organization_id} does not exist")
+    stored = await db.fetchval(
         "INSERT INTO runners (id, organization_id, name) VALUES ($1, $2, $3) "
         "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name "
-        "WHERE runners.organization_id = EXCLUDED.organization_id",
+        "WHERE runners.organization_id = EXCLUDED.organization_id RETURNING id",
         new_id,
         organization_id,
         name,
     )
+    if stored is None:
+        raise ValueError(f"runner {new_id} belongs to another organization")
     return new_id
 
 
@@ -80,19 +86,21 @@ async def create_environment_class(
     db: Database, organization_id: str, runner_id: str, name: str, class_id: str | None
 ) -> str:
     new_id = class_id or str(uuid.uuid4())
-    try:
-        await db.execute(
-            "INSERT INTO environment_classes (id, organization_id, runner_id, name) "
-            "VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, runner_id = EXCLUDED.runner_id "
-            "WHERE environment_classes.organization_id = EXCLUDED.organization_id",
-            new_id,
-            organization_id,
-            runner_id,
-            name,
-        )
-    except asyncpg.exceptions.ForeignKeyViolationError:
-        raise ValueError(f"runner {runner_id} does not exist") from None
+    owner = await db.fetchval("SELECT organization_id::text FROM runners WHERE id = $1", runner_id)
+    if owner != organization_id:
+        raise ValueError(f"runner {runner_id} does not exist in organization {organization_id}")
+    stored = await db.fetchval(
+        "INSERT INTO environment_classes (id, organization_id, runner_id, name) "
+        "VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, runner_id = EXCLUDED.runner_id "
+        "WHERE environment_classes.organization_id = EXCLUDED.organization_id RETURNING id",
+        new_id,
+        organization_id,
+        runner_id,
+        name,
+    )
+    if stored is None:
+        raise ValueError(f"environment class {new_id} belongs to another organization")
     return new_id
 
 
@@ -126,6 +134,8 @@ async def upsert_project(
     is deleted in the same transaction (desired DELETED, phase DELETING).
     """
     new_id = project_id or str(uuid.uuid4())
+    if not await organization_exists(db, organization_id):
+        raise ValueError(f"organization {organization_id} does not exist")
     async with db.transaction() as conn:
         await _check_classes(conn, organization_id, prebuild_environment_class_ids)
         owner = await conn.fetchval(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
@@ -61,19 +62,32 @@ class CompactJSONCodec(Codec[Message, Any]):
         ).encode()
 
     def decode(self, data: bytes | bytearray, message_class: type[M]) -> M:
+        name = message_class.DESCRIPTOR.full_name
+        try:
+            document = json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        except (ValueError, RecursionError) as exc:  # includes JSON and UTF-8 decode errors
+            raise _invalid(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(document, dict):
+            raise _invalid(f"request body must be a JSON object ({name})")
         message = message_class()
         try:
-            json_format.Parse(bytes(data), message, ignore_unknown_fields=True)
-        except (json_format.ParseError, UnicodeDecodeError, RecursionError) as exc:
-            raise ConnectError(
-                ConnectCode.INVALID_ARGUMENT,
-                f"request body is not valid JSON for {_name(message)}: {exc}",
-            ) from None
+            json_format.ParseDict(document, message, ignore_unknown_fields=True)
+        except json_format.ParseError as exc:
+            raise _invalid(f"request body does not match {name}: {exc}") from None
+        except (TypeError, ValueError, AttributeError, RecursionError):
+            raise _invalid(f"request body does not match {name}") from None
         return message
 
 
-def _name(message: Message) -> str:
-    return message.DESCRIPTOR.full_name
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("duplicate key in a JSON object")
+    return document
+
+
+def _invalid(message: str) -> ConnectError:
+    return ConnectError(ConnectCode.INVALID_ARGUMENT, message)
 
 
 CODECS: list[Codec] = [
@@ -106,6 +120,9 @@ async def _respond(
     return result
 
 
+_PAGE_SIZE_QUERY = re.compile(r"-?[0-9]{1,9}")
+
+
 def apply_query_paging(pagination: pagination_pb2.PaginationRequest) -> None:
     """Older JSON SDKs page with `?token=…&pageSize=…`; those values override the body's."""
     query = request_query.get()
@@ -116,14 +133,13 @@ def apply_query_paging(pagination: pagination_pb2.PaginationRequest) -> None:
     for key in ("pageSize", "page_size"):
         if key in query:
             raw = query[key][-1]
-            try:
-                pagination.page_size = int(raw)
-            except ValueError:
+            if _PAGE_SIZE_QUERY.fullmatch(raw) is None:
                 raise InvalidArgument(
-                    FieldViolation(key, f"must be an integer, got {raw!r}")
-                ) from None
-            except OverflowError:
-                raise InvalidArgument(FieldViolation(key, "must be between 0 and 100")) from None
+                    FieldViolation(
+                        "pagination.page_size", f"must be between 0 and 100, got {raw!r}"
+                    )
+                )
+            pagination.page_size = int(raw)  # the range is checked with the body's fields
 
 
 def parse_query(query_string: bytes) -> dict[str, list[str]]:

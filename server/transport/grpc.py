@@ -6,12 +6,14 @@ The servicer only moves metadata, deadlines and statuses; the handlers do the wo
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from gitpod.v1 import prebuild_pb2 as pb
 from gitpod.v1 import prebuild_pb2_grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -30,6 +32,21 @@ if TYPE_CHECKING:
     from server.transport.handlers import PrebuildHandlers, RuntimeHandlers
 
 T = TypeVar("T")
+
+
+class _ClientEncodingNoise(logging.Filter):
+    """grpcio logs a traceback at ERROR for every metadata value that is not UTF-8, then
+    carries on. A client's odd bytes are not a server error: keep one line at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid encoding on "):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("grpc._cython.cygrpc").addFilter(_ClientEncodingNoise())
 
 PREBUILD_SERVICE = pb.DESCRIPTOR.services_by_name["PrebuildService"].full_name
 RUNTIME_SERVICE = runtime_pb2.DESCRIPTOR.services_by_name["WarmPoolRuntimeService"].full_name
@@ -215,6 +232,35 @@ def _parsing(
     return handle
 
 
+def _register_reflection_v1_descriptor() -> None:
+    """Put grpc/reflection/v1/reflection.proto in the descriptor pool reflection answers from.
+
+    grpcio-reflection ships only v1alpha. Without this, v1 is served and listed but its own
+    symbol does not resolve, and clients that describe every listed service (`grpcurl
+    describe`, `buf curl --list-methods`) fail. v1 is v1alpha under another package.
+    """
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindServiceByName(_REFLECTION_V1)
+        return
+    except KeyError:
+        pass
+    old, new = reflection_pb2.DESCRIPTOR.package, _REFLECTION_V1.rsplit(".", 1)[0]
+    proto = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(proto)
+    proto.name = "grpc/reflection/v1/reflection.proto"
+    proto.package = new
+    proto.ClearField("options")
+    for message in proto.message_type:
+        for f in message.field:
+            if f.HasField("type_name"):
+                f.type_name = f.type_name.replace(f".{old}.", f".{new}.")
+    for method in proto.service[0].method:
+        method.input_type = method.input_type.replace(f".{old}.", f".{new}.")
+        method.output_type = method.output_type.replace(f".{old}.", f".{new}.")
+    pool.Add(proto)
+
+
 def build_grpc_server(
     handlers: PrebuildHandlers,
     *,
@@ -247,6 +293,7 @@ def build_grpc_server(
     services.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
 
     services += [reflection.SERVICE_NAME, _REFLECTION_V1]
+    _register_reflection_v1_descriptor()
     reflection_servicer = reflection.aio.ReflectionServicer(services)
     reflection.enable_server_reflection(services, server)
     # grpc.reflection.v1 has the same messages, byte for byte, as v1alpha: serve it with the

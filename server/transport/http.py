@@ -1,15 +1,18 @@
 """The HTTP port: routes to the Connect applications and serves /healthz, /readyz, /metrics.
 
-Also enforces what must be decided before a body is read: the size limit (by
-Content-Length), the supported content encodings, and the public deployment's `/api` prefix.
+Also decides what must be decided before a body is read: the size limit (by Content-Length),
+the supported content encodings, the shape of GET queries, gRPC sent to the wrong port, and
+the public deployment's `/api` prefix. Headers are made safe for the protocol library first.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from server.metrics import HTTP_RESPONSES
 from server.transport.connect import parse_query, request_query
 
 Scope = dict[str, Any]
@@ -20,6 +23,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _SUPPORTED_ENCODINGS = ("", "identity", "gzip")
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_BASE64URL = re.compile(r"[A-Za-z0-9_\-=]*")
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -32,11 +36,44 @@ async def _connect_error(send: Send, status: int, code: str, message: str) -> No
     await _send(send, status, _JSON, body)
 
 
+async def _grpc_error(send: Send, content_type: str, code: int, message: str) -> None:
+    """A trailers-only gRPC (or gRPC-Web) answer: the status travels in the headers."""
+    headers = [
+        (b"content-type", content_type.encode("latin-1")),
+        (b"grpc-status", str(code).encode()),
+        (b"grpc-message", message.replace("%", "%25").encode()),
+    ]
+    await _send(send, 200, headers, b"")
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def _safe_headers(scope: Scope) -> Scope:
+    """Header values are octets; the protocol library reads them as UTF-8 and fails on any
+    other byte. Re-encode such values (read as Latin-1) as UTF-8, and lowercase
+    Content-Encoding, whose values are case-insensitive."""
+    headers = scope.get("headers", ())
+    rewrite = False
+    for key, value in headers:
+        if not value.isascii() or (key.lower() == b"content-encoding" and value != value.lower()):
+            rewrite = True
+            break
+    if not rewrite:
+        return scope
+    fixed = []
+    for key, value in headers:
+        value = bytes(value)
+        if not value.isascii():
+            value = value.decode("latin-1").encode("utf-8")
+        if key.lower() == b"content-encoding":
+            value = value.lower()
+        fixed.append((bytes(key).lower(), value))
+    return dict(scope, headers=fixed)
 
 
 class HttpRouter:
@@ -79,27 +116,46 @@ class HttpRouter:
         if path.startswith("/api/"):
             path = path[len("/api") :]
             scope = dict(scope, path=path, raw_path=path.encode())
-        app = next((app for prefix, app in self._apps if path.startswith(prefix)), None)
+        prefix, app = next(((p, a) for p, a in self._apps if path.startswith(p)), ("", None))
+        counted = _counting(send, prefix.strip("/") or "unknown")
         if app is None:
-            await _connect_error(send, 404, "not_found", f"no such service or method: {path}")
+            await _connect_error(counted, 404, "not_found", f"no such service or method: {path}")
             return
-
         if self.draining:
-            await _connect_error(send, 503, "unavailable", "server is shutting down; retry")
+            await _connect_error(counted, 503, "unavailable", "server is shutting down; retry")
             return
-        if not await self._admissible(scope, send):
+        scope = _safe_headers(scope)
+        if not await self._admissible(scope, counted):
             return
         query = scope.get("query_string") or b""
         token = request_query.set(parse_query(query) if query else None)
         try:
-            await app(scope, receive, send)
+            await app(scope, receive, counted)
         finally:
             request_query.reset(token)
 
     async def _admissible(self, scope: Scope, send: Send) -> bool:
         content_type = _header(scope, b"content-type") or ""
+        if content_type.startswith("application/grpc-web"):
+            encoding = (_header(scope, b"grpc-encoding") or "").strip().lower()
+            if encoding not in _SUPPORTED_ENCODINGS:
+                await _grpc_error(
+                    send,
+                    content_type,
+                    3,
+                    f"grpc-encoding {encoding!r} is not supported; use gzip or identity",
+                )
+                return False
+            return True
         if content_type.startswith("application/grpc"):
-            return True  # gRPC-Web: errors travel in its own framing; connectrpc checks it
+            await _grpc_error(
+                send,
+                content_type,
+                12,
+                "this port serves Connect and gRPC-Web; send gRPC to the gRPC port "
+                "(9090 by default)",
+            )
+            return False
         length = _header(scope, b"content-length")
         if (
             length is not None
@@ -118,6 +174,10 @@ class HttpRouter:
         if scope.get("method") == "GET":
             query = parse_query(scope.get("query_string") or b"")
             encoding = query.get("compression", [""])[-1]
+            problem = _get_query_problem(query)
+            if problem:
+                await _connect_error(send, 400, "invalid_argument", problem)
+                return False
         if encoding not in _SUPPORTED_ENCODINGS:
             await _connect_error(
                 send,
@@ -136,3 +196,26 @@ class HttpRouter:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _get_query_problem(query: dict[str, list[str]]) -> str | None:
+    """What the Connect GET encoding forbids that the protocol library would let through."""
+    if query.get("connect", ["v1"])[-1] != "v1":
+        return "connect: must be v1"
+    if query.get("base64", [""])[-1] == "1":
+        message = query.get("message", [""])[-1]
+        if _BASE64URL.fullmatch(message) is None:
+            return "message: must be base64url-encoded when base64=1"
+    return None
+
+
+def _counting(send: Send, service: str) -> Send:
+    """`send` that counts each response's HTTP status, whoever produced it (protocol errors
+    such as 415 or 429 never reach the RPC metrics)."""
+
+    async def counted(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            HTTP_RESPONSES.labels(service, str(message["status"])).inc()
+        await send(message)
+
+    return counted

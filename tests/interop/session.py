@@ -1,0 +1,46 @@
+"""The interop session: the server process, a tenant per client, and each client's outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from server.models import Role
+from tests.interop.plan import Outcome, Plan, PlanTenant, build_plan
+from tests.interop.runners import CLIENTS
+
+if TYPE_CHECKING:
+    from tests.interop.runners import InteropEnv
+    from tests.support.tenants import Tenant
+
+
+@dataclass
+class Interop:
+    env: InteropEnv
+    tenants: dict[str, Tenant]
+    demo_token: str  # admin of the demo organization (the public docs' project and class)
+    _outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)
+    _failures: dict[str, BaseException] = field(default_factory=dict)
+
+    def plan(self, client: str) -> Plan:
+        t = self.tenants[client]
+        return build_plan(
+            PlanTenant(
+                project_id=t.project_id,
+                class_ids=[t.class_id, *t.extra_class_ids],
+                admin_token=t.admin,
+                viewer_token=t.tokens[Role.VIEWER],
+            )
+        )
+
+    def outcomes(self, client: str) -> dict[str, Outcome]:
+        """The client's outcomes of the plan; it runs once, on first use."""
+        if client in self._failures:
+            raise self._failures[client]
+        if client not in self._outcomes:
+            try:
+                self._outcomes[client] = CLIENTS[client](self.env, self.plan(client))
+            except BaseException as exc:
+                self._failures[client] = exc
+                raise
+        return self._outcomes[client]
