@@ -235,14 +235,20 @@ async def change_prebuild(
 # --- The controller's statements ----------------------------------------------------------------
 
 _ACQUIRE = """
-WITH chosen AS (
+WITH due AS (
     SELECT id FROM prebuilds
-    WHERE phase NOT IN (60, 70, 80, 90)
-      AND (next_reconcile_at <= now() OR id = ANY ($3::uuid[]))
+    WHERE phase NOT IN (60, 70, 80, 90) AND next_reconcile_at <= now()
       AND (lease_expires_at IS NULL OR lease_expires_at < now())
     ORDER BY next_reconcile_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
+), woken AS (
+    SELECT id FROM prebuilds
+    WHERE id = ANY ($3::uuid[]) AND phase NOT IN (60, 70, 80, 90)
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    FOR UPDATE SKIP LOCKED
+), chosen AS (
+    SELECT id FROM due UNION SELECT id FROM woken
 )
 UPDATE prebuilds b
 SET lease_owner = $1, lease_token = b.lease_token + 1,
@@ -279,8 +285,8 @@ async def acquire_prebuilds(
 ) -> list[LeasedPrebuild]:
     """Lease prebuilds that are still moving and due (or woken), skipping those held elsewhere.
 
-    The `id = ANY` alternative makes this a scan of the moving prebuilds only (a partial
-    index keeps them apart from the finished ones, however many those are).
+    Due ones come from the partial index of moving prebuilds, woken ones by id: finished
+    prebuilds, however many, are never scanned.
     """
     rows = await db.fetch(_ACQUIRE, owner, limit, woken, lease_seconds)
     return [
