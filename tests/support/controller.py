@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gitpod.v1 import prebuild_pb2 as pb
 from warmpool.v1 import runtime_pb2
 
+from server.controller.plan import LIVE
 from server.models import Role
 
 if TYPE_CHECKING:
@@ -39,16 +40,8 @@ FAST: dict[str, Any] = {
     "provider_poll_seconds": 0.1,
 }
 
-LIVE_STATES = (
-    "creating",
-    "warming",
-    "ready",
-    "stopping",
-    "standby",
-    "starting",
-    "draining",
-    "failed",
-)
+# The states that count against max_size, as the planner defines them.
+LIVE_STATES = tuple(sorted(state.value for state in LIVE))
 
 
 async def wait_for(
