@@ -453,3 +453,23 @@ async def test_metrics_expose_the_controller(
         "warmpool_reconciled_pools_total",
     ):
         assert name in text, name
+
+
+async def test_deleted_prebuild_is_drained_to_deleted_and_pools_keep_its_snapshot(
+    controlled: InProcessServer, clients: tuple[ApiClient, ApiClient]
+) -> None:
+    api, _ = clients
+    t = await make_tenant(controlled.db)
+    pool = await create_pool(api, t, min_size=1, max_size=1)
+    done = await run_prebuild(api, t)
+    ready = await wait_for_pool(api, t, pool.id, is_ready(1))
+    await api.call("DeletePrebuild", pb.DeletePrebuildRequest(prebuild_id=done.id), t.admin)
+    gone = await wait_for(
+        lambda: api.call("GetPrebuild", pb.GetPrebuildRequest(prebuild_id=done.id), t.admin),
+        lambda r: r.prebuild.status.phase == pb.PREBUILD_PHASE_DELETED,
+        what="prebuild DELETED",
+    )
+    assert gone.prebuild.status.completion_time == done.status.completion_time
+    listed = await api.call("ListPrebuilds", pb.ListPrebuildsRequest(), t.admin)
+    assert done.id not in [p.id for p in listed.prebuilds]
+    assert (await get_pool(api, t, pool.id)).spec.snapshot_id == ready.spec.snapshot_id
