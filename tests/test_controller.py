@@ -143,8 +143,11 @@ async def test_demand_burst_scales_out_then_idle_scales_in_to_min(
     else:
         raise AssertionError(f"did not scale in to min_size: {p.status}")
     assert seen_standby > 0, "instances were deleted without being demoted to standby first"
-    counts = await live_counts(controlled.db, pool.id)
-    assert {k: n for k, n in counts.items() if k in LIVE_STATES} == {"ready": 1}
+    await wait_for(  # the status counts running and stopped ones; the drained finish next
+        lambda: live_counts(controlled.db, pool.id),
+        lambda counts: {k: n for k, n in counts.items() if k in LIVE_STATES} == {"ready": 1},
+        what="only min_size left",
+    )
 
 
 async def test_new_snapshot_rotates_every_unclaimed_instance_without_dipping_below_target(
