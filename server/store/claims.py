@@ -76,7 +76,7 @@ SELECT caller.id::text AS token_id, caller.organization_id::text AS organization
        coalesce(c.claimed_running, p.claimed_running) AS claimed_running,
        coalesce(c.claimed_at, p.claimed_at) AS claimed_at,
        coalesce(c.created_at, p.created_at) AS created_at,
-       (SELECT count(*) FROM wake) AS woken
+       (SELECT count(*) FROM wake) AS woken  -- referenced, so that the `wake` CTE runs
 FROM caller LEFT JOIN pool ON true LEFT JOIN claimed c ON true LEFT JOIN previous p ON true
 """
 _CLAIM_NOTIFY = _CLAIM.format(wake="pg_notify('warmpool_pool', attempt.pool_id::text)")

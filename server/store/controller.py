@@ -58,7 +58,7 @@ WITH due AS (
     WHERE w.id = chosen.id
     RETURNING w.*, chosen.was_due
 )
-SELECT l.id::text, l.organization_id::text, l.environment_class_id::text, l.lease_token,
+SELECT l.id::text, l.environment_class_id::text, l.lease_token,
        extract(epoch FROM now() - l.was_due)::float8 AS lag, now() AS now,
        l.spec_version, l.min_size, l.max_size, l.snapshot_id::text, l.desired_phase,
        coalesce(p.prebuilds_enabled
@@ -94,7 +94,6 @@ LEFT JOIN LATERAL (
 @dataclass(frozen=True, slots=True)
 class LeasedPool:
     pool: ObservedPool
-    organization_id: str
     token: int
     lag: float  # seconds between becoming due and being taken
     now: datetime  # the database's clock when the lease was taken
@@ -141,10 +140,7 @@ async def acquire_pools(
 ) -> list[LeasedPool]:
     """Lease up to `limit` due pools plus the woken ones that no one else holds."""
     rows = await db.fetch(_ACQUIRE, owner, limit, list(woken), lease_seconds, demand_window)
-    return [
-        LeasedPool(_observed_pool(r), r["organization_id"], r["lease_token"], r["lag"], r["now"])
-        for r in rows
-    ]
+    return [LeasedPool(_observed_pool(r), r["lease_token"], r["lag"], r["now"]) for r in rows]
 
 
 async def leased_elsewhere(db: Database, pool_ids: list[str], owner: str) -> list[str]:
