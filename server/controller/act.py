@@ -24,6 +24,7 @@ from server.store.prebuilds import PrebuildProgress
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from server.controller.plan import ObservedInstance, PoolPlan
     from server.controller.prebuild_plan import PrebuildPlan
@@ -48,6 +49,13 @@ class Requests:
         return bool(self.create or self.start or self.stop or self.delete)
 
 
+@dataclass(frozen=True, slots=True)
+class Acted:
+    fenced: set[str]  # pools whose plans were written (still leased, spec unchanged)
+    next_wake: dict[str, datetime]
+    provider_ok: bool  # False: a provider call failed (the intents stay for a retry)
+
+
 async def act_on_pools(
     db: Database,
     provider: RuntimeProvider,
@@ -57,8 +65,8 @@ async def act_on_pools(
     instances: dict[str, list[ObservedInstance]],
     provider_timeout: float,
     retry_after: float,
-) -> set[str]:
-    """Apply the plans; returns the ids of the pools whose plans were written (fenced)."""
+) -> Acted:
+    """Apply the plans and make the provider calls; the caller releases the leases."""
     new_ids = {p.pool_id: [str(uuid.uuid4()) for _ in range(p.create)] for p in plans if p.create}
     applied = await store.apply_plans(db, owner, leases, plans, new_ids)
 
@@ -87,6 +95,7 @@ async def act_on_pools(
     for x in leases:
         if x.pool.id not in applied.fenced:
             next_wake[x.pool.id] = now  # lost the fence (spec changed): look again at once
+    provider_ok = True
     if requests:
         try:
             async with asyncio.timeout(provider_timeout):
@@ -104,8 +113,8 @@ async def act_on_pools(
             )
             later = now + timedelta(seconds=retry_after)
             next_wake = {k: max(v, later) for k, v in next_wake.items()}
-    await store.release_pools(db, owner, leases, next_wake)
-    return applied.fenced
+            provider_ok = False
+    return Acted(applied.fenced, next_wake, provider_ok)
 
 
 async def _send(provider: RuntimeProvider, requests: Requests) -> None:

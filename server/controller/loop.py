@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -25,7 +27,7 @@ import asyncpg
 from server import metrics
 from server.controller.act import act_on_pools, act_on_prebuild
 from server.controller.observe import observe_pools, observe_prebuilds
-from server.controller.plan import Policy, plan_pool
+from server.controller.plan import Policy, as_written, plan_pool
 from server.controller.prebuild_plan import plan_prebuild
 from server.errors import Unavailable
 from server.models import InstanceState, WarmPoolPhase
@@ -33,6 +35,7 @@ from server.store import controller as store
 from server.store import prebuilds as prebuild_store
 
 if TYPE_CHECKING:
+    from server.controller.plan import PoolPlan
     from server.providers.base import RuntimeProvider
     from server.store.controller import LeasedPool
     from server.store.database import Database
@@ -295,25 +298,53 @@ class Controller:
         self._wake_one()
 
     async def _reconcile_pools(self, leases: list[LeasedPool]) -> None:
-        instances = await observe_pools(self._db, self._provider, leases)
-        plans = []
-        for i, x in enumerate(leases):
-            if i and i % 10 == 0:
-                await asyncio.sleep(0)  # planning is CPU: let claims in between
-            plans.append(plan_pool(x.pool, instances[x.pool.id], x.now, self._policy))
-        fenced = await act_on_pools(
-            self._db,
-            self._provider,
-            self.owner,
-            leases,
-            plans,
-            instances,
-            provider_timeout=self._s.lease_seconds / 2,
-            retry_after=self._policy.poll_interval,
-        )
+        """Observe, plan and act; then once more for the pools that sent new requests.
+
+        A quick provider has often done them by then (the simulated one with no latency
+        always has), and a slow one tells when it expects to: the second pass records that
+        under the same lease, instead of a whole new round right after this one.
+        """
+        next_wake: dict[str, datetime] = {}
+        current = leases
+        started = time.monotonic()
+        for second_pass in (False, True):
+            instances = await observe_pools(self._db, self._provider, current)
+            plans = []
+            for i, x in enumerate(current):
+                if i and i % 10 == 0:
+                    await asyncio.sleep(0)  # planning is CPU: let claims in between
+                plans.append(plan_pool(x.pool, instances[x.pool.id], x.now, self._policy))
+            acted = await act_on_pools(
+                self._db,
+                self._provider,
+                self.owner,
+                current,
+                plans,
+                instances,
+                provider_timeout=self._s.lease_seconds / 2,
+                retry_after=self._policy.poll_interval,
+            )
+            next_wake.update(acted.next_wake)
+            self._count(current, plans, acted.fenced, lag=not second_pass)
+            if second_pass or not acted.provider_ok:
+                break
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            current = [
+                dataclasses.replace(x, pool=as_written(x.pool, plan), now=x.now + elapsed)
+                for x, plan in zip(current, plans, strict=True)
+                if plan.pool_id in acted.fenced and plan.new_requests
+            ]
+            if not current:
+                break
+        await store.release_pools(self._db, self.owner, leases, next_wake)
+
+    def _count(
+        self, leases: list[LeasedPool], plans: list[PoolPlan], fenced: set[str], *, lag: bool
+    ) -> None:
         metrics.RECONCILE_POOLS.inc(len(leases))
-        for x in leases:
-            metrics.RECONCILE_LAG_SECONDS.observe(max(0.0, x.lag))
+        if lag:
+            for x in leases:
+                metrics.RECONCILE_LAG_SECONDS.observe(max(0.0, x.lag))
         for plan, x in zip(plans, leases, strict=True):
             if plan.pool_id not in fenced:
                 continue

@@ -10,7 +10,7 @@ No I/O and no clock: `now` is an input, so every rule is a table-driven unit tes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from server.models import InstanceState, WarmPoolPhase
@@ -205,6 +205,31 @@ def resync_at(pool_id: str, now: datetime, interval: float) -> datetime:
     due = now.timestamp() + interval * spread
     grain = min(RESYNC_GRAIN, interval / 4)
     return datetime.fromtimestamp(math.ceil(due / grain) * grain, now.tzinfo)
+
+
+def as_written(pool: ObservedPool, plan: PoolPlan) -> ObservedPool:
+    """The pool as it is after `plan` was written: what a second pass in one round sees."""
+    status, book = plan.status, plan.bookkeeping
+    if status is None or book is None:
+        return pool
+    return replace(
+        pool,
+        phase=status.phase,
+        failure_message=status.failure_message,
+        running_instances=status.running_instances,
+        stopped_instances=status.stopped_instances,
+        target_size=status.target_size,
+        running_target=book.running_target,
+        running_target_low_since=book.running_target_low_since,
+        target_low_since=book.target_low_since,
+        create_failures=book.create_failures,
+        failures_spec_version=book.failures_spec_version,
+        last_failure_at=book.last_failure_at,
+        backoff_until=book.backoff_until,
+        last_failure_message=book.last_failure_message,
+        below_min_since=book.below_min_since,
+        converging_since=book.converging_since,
+    )
 
 
 def _seconds(value: float) -> timedelta:
