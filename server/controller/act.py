@@ -1,6 +1,6 @@
 """Act: write a batch's plans (intents first), call the provider, hand the pools back.
 
-Order matters for crash safety: the fenced transaction records every intent ('creating',
+Order matters for crash safety: the fenced write records every intent ('creating',
 'starting', 'stopping', 'draining') before the provider hears of it, so whatever happens
 after, the next owner of the pool sees the intent and reissues the call. Provider calls are
 idempotent by instance id, so reissuing one that did land is harmless.

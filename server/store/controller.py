@@ -8,8 +8,8 @@ of a hundred pools costs a handful of round trips, not one per pool or per insta
 
 Leases: `acquire_pools` takes due (or woken) pools with FOR UPDATE SKIP LOCKED — replicas
 never wait for each other — and stamps each with this replica's name, a new fencing token
-and an expiry. `apply_plans` writes only for pools whose token (and spec version) are still
-the ones observed, holding their rows locked for the transaction; `release_pools` hands them
+and an expiry. `apply_plans` writes, in one statement, only for pools whose token (and spec
+version) are still the ones observed, locking their rows meanwhile; `release_pools` hands them
 back with their next due time. A replica that dies mid-round loses nothing: its pools are
 due again when the lease expires, and the next owner reissues the intents it finds.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.controller.plan import ObservedInstance, ObservedPool
+from server.controller.plan import ObservedInstance, ObservedPool, Transition
 from server.models import InstanceState, WarmPoolPhase
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     import asyncpg
 
-    from server.controller.plan import PoolPlan, Transition
+    from server.controller.plan import PoolPlan
     from server.store.database import Database
 
 _ACQUIRE = """
@@ -193,58 +193,102 @@ class NewInstance:
 
 @dataclass(slots=True)
 class Applied:
-    """What the fenced transaction actually wrote (conditional updates may match nothing)."""
+    """What the fenced write actually wrote (conditional updates may match nothing)."""
 
     fenced: set[str]  # pools still leased by us with the observed spec
     intents: dict[str, InstanceState]  # instance id -> intent state it was moved to
     created: list[NewInstance]
 
 
-_TRANSITION = """
-UPDATE instances i
-SET state = u.to_state, version = i.version + 1, state_since = now(),
-    failure_message = CASE WHEN u.message <> '' THEN u.message ELSE i.failure_message END
-FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[])
-     AS u(id, from_state, version, to_state, message)
-WHERE i.id = u.id AND i.state = u.from_state AND i.version = u.version
-RETURNING i.id::text, i.state
+# One statement writes a whole round: the fence locks the pools still leased to us with the
+# observed spec (in id order), and every other part writes only for those. Instance moves are
+# conditional on the observed (state, version), so a claim that took an instance meanwhile
+# makes its move a no-op. (Parts of one statement never touch the same row: a pool gets a
+# status write or a spec write — adopting a snapshot, being deleted — never both.)
+_APPLY = """
+WITH fenced AS (
+    SELECT w.id FROM warm_pools w
+    JOIN unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS l(id, token, spec_version)
+      ON w.id = l.id
+    WHERE w.lease_owner = $4 AND w.lease_token = l.token AND w.spec_version = l.spec_version
+    ORDER BY w.id
+    FOR UPDATE OF w
+), moved AS (
+    UPDATE instances i
+    SET state = u.to_state, version = i.version + 1, state_since = now(),
+        failure_message = CASE WHEN u.message <> '' THEN u.message ELSE i.failure_message END
+    FROM unnest($5::uuid[], $6::uuid[], $7::text[], $8::bigint[], $9::text[], $10::text[])
+         AS u(id, pool_id, from_state, version, to_state, message)
+    WHERE i.id = u.id AND i.state = u.from_state AND i.version = u.version
+      AND u.pool_id IN (SELECT id FROM fenced)
+    RETURNING i.id, i.state
+), accepted AS (
+    UPDATE instances i SET start_pending = false
+    FROM unnest($11::uuid[], $12::uuid[], $13::bigint[]) AS u(id, pool_id, version)
+    WHERE i.id = u.id AND i.version = u.version AND u.pool_id IN (SELECT id FROM fenced)
+), created AS (
+    INSERT INTO instances (id, pool_id, organization_id, snapshot_id, state)
+    SELECT u.id, u.pool_id, w.organization_id, u.snapshot_id, 'creating'
+    FROM unnest($14::uuid[], $15::uuid[], $16::uuid[]) AS u(id, pool_id, snapshot_id)
+    JOIN warm_pools w ON w.id = u.pool_id
+    WHERE u.pool_id IN (SELECT id FROM fenced)
+    RETURNING id
+), status AS (
+    UPDATE warm_pools w
+    SET phase = u.phase, failure_message = u.failure_message,
+        running_instances = u.running, stopped_instances = u.stopped, target_size = u.target,
+        status_version = w.status_version + CASE WHEN u.changed THEN 1 ELSE 0 END,
+        deleted_at = CASE WHEN u.phase = 50 THEN coalesce(w.deleted_at, now())
+                          ELSE w.deleted_at END,
+        running_target = u.running_target,
+        running_target_low_since = u.running_target_low_since,
+        target_low_since = u.target_low_since, create_failures = u.create_failures,
+        failures_spec_version = u.failures_spec_version, last_failure_at = u.last_failure_at,
+        backoff_until = u.backoff_until, last_failure_message = u.last_failure_message,
+        below_min_since = u.below_min_since, converging_since = u.converging_since
+    FROM unnest($17::uuid[], $18::smallint[], $19::text[], $20::int[], $21::int[], $22::int[],
+                $23::bool[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::int[],
+                $28::bigint[], $29::timestamptz[], $30::timestamptz[], $31::text[],
+                $32::timestamptz[], $33::timestamptz[])
+         AS u(id, phase, failure_message, running, stopped, target, changed,
+              running_target, running_target_low_since, target_low_since, create_failures,
+              failures_spec_version, last_failure_at, backoff_until, last_failure_message,
+              below_min_since, converging_since)
+    WHERE w.id = u.id AND w.id IN (SELECT id FROM fenced)
+), spec AS (
+    -- Adopt the pair's snapshot, or delete as DeleteWarmPool does (the project's
+    -- configuration no longer allows the pool). The trigger makes the pool due again.
+    UPDATE warm_pools w
+    SET snapshot_id = coalesce(w.snapshot_id, u.snapshot_id),
+        desired_phase = CASE WHEN u.remove THEN 50 ELSE w.desired_phase END,
+        phase = CASE WHEN u.remove THEN 40 ELSE w.phase END,
+        status_version = w.status_version + CASE WHEN u.remove THEN 1 ELSE 0 END,
+        spec_version = w.spec_version + 1, updated_at = now()
+    FROM unnest($34::uuid[], $35::uuid[], $36::bool[]) AS u(id, snapshot_id, remove)
+    WHERE w.id = u.id AND w.id IN (SELECT id FROM fenced)
+      AND ((NOT u.remove AND w.snapshot_id IS NULL) OR (u.remove AND w.desired_phase <> 50))
+)
+SELECT 'fenced' AS kind, id::text, NULL::text AS state FROM fenced
+UNION ALL SELECT 'moved', id::text, state FROM moved
+UNION ALL SELECT 'created', id::text, NULL FROM created
 """
 
-_POOL_STATUS = """
-UPDATE warm_pools w
-SET phase = u.phase, failure_message = u.failure_message,
-    running_instances = u.running, stopped_instances = u.stopped, target_size = u.target,
-    status_version = w.status_version + CASE WHEN u.changed THEN 1 ELSE 0 END,
-    deleted_at = CASE WHEN u.phase = 50 THEN coalesce(w.deleted_at, now()) ELSE w.deleted_at END,
-    running_target = u.running_target, running_target_low_since = u.running_target_low_since,
-    target_low_since = u.target_low_since, create_failures = u.create_failures,
-    failures_spec_version = u.failures_spec_version, last_failure_at = u.last_failure_at,
-    backoff_until = u.backoff_until, last_failure_message = u.last_failure_message,
-    below_min_since = u.below_min_since, converging_since = u.converging_since
-FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::int[], $5::int[], $6::int[], $7::bool[],
-            $8::int[], $9::timestamptz[], $10::timestamptz[], $11::int[], $12::bigint[],
-            $13::timestamptz[], $14::timestamptz[], $15::text[], $16::timestamptz[],
-            $17::timestamptz[])
-     AS u(id, phase, failure_message, running, stopped, target, changed,
-          running_target, running_target_low_since, target_low_since, create_failures,
-          failures_spec_version, last_failure_at, backoff_until, last_failure_message,
-          below_min_since, converging_since)
-WHERE w.id = u.id
-"""
 
-
-async def _transition(conn: asyncpg.Connection, moves: list[Transition]) -> list[asyncpg.Record]:
-    if not moves:
-        return []
-    rows: list[asyncpg.Record] = await conn.fetch(
-        _TRANSITION,
-        [t.instance_id for t in moves],
-        [t.from_state.value for t in moves],
-        [t.version for t in moves],
-        [t.to.value for t in moves],
-        [t.message for t in moves],
-    )
-    return rows
+def _moves(plans: Sequence[PoolPlan]) -> list[tuple[str, Transition]]:
+    """(pool id, move) per instance: a stage-2 intent that follows a stage-1 move of the same
+    instance in this round becomes one move from the observed (state, version)."""
+    moves: dict[str, tuple[str, Transition]] = {}
+    for p in plans:
+        for t in [*p.observed, *p.intents]:
+            earlier = moves.get(t.instance_id)
+            if earlier is not None:
+                first = earlier[1]
+                t = Transition(
+                    first.instance_id, first.from_state, first.version, t.to,
+                    t.message or first.message,
+                )  # fmt: skip
+            moves[t.instance_id] = (p.pool_id, t)
+    return list(moves.values())
 
 
 async def apply_plans(
@@ -254,110 +298,77 @@ async def apply_plans(
     plans: Sequence[PoolPlan],
     new_ids: dict[str, list[str]],
 ) -> Applied:
-    """Write the plans of the pools still leased to us, in one transaction.
+    """Write the plans of the pools still leased to us, in one statement.
 
-    Stage 1 (what the provider reported), then stage 2 (intents, written before any provider
-    call), then new instances in state 'creating', then status and bookkeeping. Each instance
-    transition is conditional on the observed (state, version): a claim that took an
-    instance in the meantime simply makes its transition a no-op.
+    What the provider reported (stage 1), the intents (stage 2, written before any provider
+    call), new instances in state 'creating', status and bookkeeping, snapshot adoption and
+    configuration deletes.
     """
-    async with db.transaction() as conn:
-        rows = await conn.fetch(
-            """
-            SELECT w.id::text FROM warm_pools w
-            JOIN unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS l(id, token, spec_version)
-              ON w.id = l.id
-            WHERE w.lease_owner = $4 AND w.lease_token = l.token
-              AND w.spec_version = l.spec_version
-            ORDER BY w.id
-            FOR UPDATE OF w
-            """,
-            [x.pool.id for x in leases],
-            [x.token for x in leases],
-            [x.pool.spec_version for x in leases],
-            owner,
-        )
-        fenced = {r["id"] for r in rows}
-        mine = [p for p in plans if p.pool_id in fenced]
-
-        await _transition(conn, [t for p in mine for t in p.observed])
-        moved = await _transition(conn, [t for p in mine for t in p.intents])
-        accepted = [a for p in mine for a in p.start_accepted]
-        if accepted:
-            await conn.execute(
-                "UPDATE instances i SET start_pending = false "
-                "FROM unnest($1::uuid[], $2::bigint[]) AS u(id, version) "
-                "WHERE i.id = u.id AND i.version = u.version",
-                [a[0] for a in accepted],
-                [a[1] for a in accepted],
-            )
-
-        created = [
-            NewInstance(new_id, p.pool_id, p.snapshot_id)
-            for p in mine
-            if p.snapshot_id is not None
-            for new_id in new_ids.get(p.pool_id, [])
-        ]
-        if created:
-            await conn.execute(
-                """
-                INSERT INTO instances (id, pool_id, organization_id, snapshot_id, state)
-                SELECT u.id, u.pool_id, w.organization_id, u.snapshot_id, 'creating'
-                FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS u(id, pool_id, snapshot_id)
-                JOIN warm_pools w ON w.id = u.pool_id
-                """,
-                [c.id for c in created],
-                [c.pool_id for c in created],
-                [c.snapshot_id for c in created],
-            )
-
-        await _write_status(conn, mine)
-        for p in mine:
-            if p.adopt_snapshot is not None:
-                await conn.execute(
-                    "UPDATE warm_pools SET snapshot_id = $2, spec_version = spec_version + 1, "
-                    "updated_at = now() WHERE id = $1 AND snapshot_id IS NULL",
-                    p.pool_id,
-                    p.adopt_snapshot,
-                )
-            if p.delete_pool:
-                # As DeleteWarmPool does: the project's configuration no longer allows it.
-                await conn.execute(
-                    "UPDATE warm_pools SET desired_phase = 50, phase = 40, "
-                    "spec_version = spec_version + 1, status_version = status_version + 1, "
-                    "updated_at = now() WHERE id = $1 AND desired_phase <> 50",
-                    p.pool_id,
-                )
-    return Applied(fenced, {r["id"]: InstanceState(r["state"]) for r in moved}, created)
-
-
-async def _write_status(conn: asyncpg.Connection, plans: Sequence[PoolPlan]) -> None:
-    rows = [
+    moves = _moves(plans)
+    accepted = [(a, p.pool_id) for p in plans for a in p.start_accepted]
+    created = [
+        NewInstance(new_id, p.pool_id, p.snapshot_id)
+        for p in plans
+        if p.snapshot_id is not None
+        for new_id in new_ids.get(p.pool_id, [])
+    ]
+    status = [
         (p.pool_id, p.status, p.bookkeeping, p.status_changed)
         for p in plans
         if p.status is not None and p.bookkeeping is not None and p.writes_pool
     ]
-    if not rows:
-        return
-    await conn.execute(
-        _POOL_STATUS,
-        [pool_id for pool_id, _, _, _ in rows],
-        [int(s.phase) for _, s, _, _ in rows],
-        [s.failure_message for _, s, _, _ in rows],
-        [s.running_instances for _, s, _, _ in rows],
-        [s.stopped_instances for _, s, _, _ in rows],
-        [s.target_size for _, s, _, _ in rows],
-        [changed for _, _, _, changed in rows],
-        [b.running_target for _, _, b, _ in rows],
-        [b.running_target_low_since for _, _, b, _ in rows],
-        [b.target_low_since for _, _, b, _ in rows],
-        [b.create_failures for _, _, b, _ in rows],
-        [b.failures_spec_version for _, _, b, _ in rows],
-        [b.last_failure_at for _, _, b, _ in rows],
-        [b.backoff_until for _, _, b, _ in rows],
-        [b.last_failure_message for _, _, b, _ in rows],
-        [b.below_min_since for _, _, b, _ in rows],
-        [b.converging_since for _, _, b, _ in rows],
+    spec = [
+        (p.pool_id, p.adopt_snapshot, p.delete_pool)
+        for p in plans
+        if p.adopt_snapshot is not None or p.delete_pool
+    ]
+    rows = await db.fetch(
+        _APPLY,
+        [x.pool.id for x in leases],
+        [x.token for x in leases],
+        [x.pool.spec_version for x in leases],
+        owner,
+        [t.instance_id for _, t in moves],
+        [pool_id for pool_id, _ in moves],
+        [t.from_state.value for _, t in moves],
+        [t.version for _, t in moves],
+        [t.to.value for _, t in moves],
+        [t.message for _, t in moves],
+        [a[0] for a, _ in accepted],
+        [pool_id for _, pool_id in accepted],
+        [a[1] for a, _ in accepted],
+        [c.id for c in created],
+        [c.pool_id for c in created],
+        [c.snapshot_id for c in created],
+        [pool_id for pool_id, _, _, _ in status],
+        [int(st.phase) for _, st, _, _ in status],
+        [st.failure_message for _, st, _, _ in status],
+        [st.running_instances for _, st, _, _ in status],
+        [st.stopped_instances for _, st, _, _ in status],
+        [st.target_size for _, st, _, _ in status],
+        [changed for _, _, _, changed in status],
+        [b.running_target for _, _, b, _ in status],
+        [b.running_target_low_since for _, _, b, _ in status],
+        [b.target_low_since for _, _, b, _ in status],
+        [b.create_failures for _, _, b, _ in status],
+        [b.failures_spec_version for _, _, b, _ in status],
+        [b.last_failure_at for _, _, b, _ in status],
+        [b.backoff_until for _, _, b, _ in status],
+        [b.last_failure_message for _, _, b, _ in status],
+        [b.below_min_since for _, _, b, _ in status],
+        [b.converging_since for _, _, b, _ in status],
+        [pool_id for pool_id, _, _ in spec],
+        [snapshot for _, snapshot, _ in spec],
+        [remove for _, _, remove in spec],
+    )
+    fenced = {r["id"] for r in rows if r["kind"] == "fenced"}
+    moved = {r["id"]: InstanceState(r["state"]) for r in rows if r["kind"] == "moved"}
+    intended = {t.instance_id for p in plans if p.pool_id in fenced for t in p.intents}
+    made = {r["id"] for r in rows if r["kind"] == "created"}
+    return Applied(
+        fenced,
+        {i: state for i, state in moved.items() if i in intended},
+        [c for c in created if c.id in made],
     )
 
 
