@@ -153,10 +153,11 @@ async def _serve_with_database(
     logs_tokens = LogsTokens(await tenancy.server_key(db, "prebuild_logs", secrets.token_bytes(32)))
     auth = Authenticator(db)
     public_url = settings.public_url or f"http://{settings.host}:{settings.http_port}"
+    prebuilds = PrebuildService(db, page_tokens, logs_tokens, settings.deleted_retention_seconds)
     handlers = PrebuildHandlers(
         auth,
         WarmPoolService(db, page_tokens, settings.deleted_retention_seconds),
-        PrebuildService(db, page_tokens, logs_tokens, settings.deleted_retention_seconds),
+        prebuilds,
         logs_base_url=public_url.rstrip("/") + PREBUILD_LOGS_PATH.rstrip("/"),
     )
     controller = build_controller(settings, db) if settings.controller_enabled else None
@@ -194,7 +195,7 @@ async def _serve_with_database(
                 f"/{RUNTIME_SERVICE}/",
                 build_runtime_connect_app(runtime_handlers, settings.max_request_bytes),
             ),
-            (PREBUILD_LOGS_PATH, PrebuildLogsApp(db, logs_tokens)),
+            (PREBUILD_LOGS_PATH, PrebuildLogsApp(prebuilds)),
         ],
         readiness=readiness,
         metrics=exposition,

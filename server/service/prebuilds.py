@@ -16,11 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from server.errors import FailedPrecondition, NotFound
+from server.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from server.models import Prebuild, PrebuildPhase, PrebuildTrigger, Principal, SubjectKind
-from server.service.auth import Action, authorize
+from server.service.auth import Action, authorize, bearer_token
 from server.service.pagination import PageTokens, page_scope
-from server.service.validation import DEFAULT_PAGE_SIZE, REQUIRED, Violations, normalize_uuid
+from server.service.validation import (
+    DEFAULT_PAGE_SIZE,
+    REQUIRED,
+    Violations,
+    is_uuid,
+    normalize_uuid,
+)
 from server.store import prebuilds as store
 from server.store.prebuilds import PrebuildFilter
 from server.store.warm_pools import PagePosition
@@ -162,6 +168,23 @@ class PrebuildService:
         prebuild = await self._visible(principal, self._prebuild_id(req.prebuild_id))
         expires_at = datetime.now(UTC) + LOGS_TOKEN_TTL
         return self._logs_tokens.issue(prebuild.organization_id, prebuild.id, expires_at)
+
+    async def read_log(self, authorization: str | None, prebuild_id: str) -> str:
+        """The log of one prebuild, for the bearer of its logs token (not an API token)."""
+        if not is_uuid(prebuild_id):
+            raise NotFound("no such prebuild")
+        try:
+            org_id, token_prebuild = self._logs_tokens.verify(
+                bearer_token(authorization), datetime.now(UTC)
+            )
+        except InvalidLogsToken as exc:
+            raise Unauthenticated(f"a valid prebuild logs token is required ({exc})") from None
+        if token_prebuild != normalize_uuid(prebuild_id):
+            raise PermissionDenied("the token is for another prebuild")
+        text = await store.read_log(self._db, org_id, token_prebuild)
+        if text is None:
+            raise NotFound("no such prebuild")
+        return text
 
     async def _visible(self, principal: Principal, prebuild_id: str) -> Prebuild:
         found = await store.get_prebuild(
