@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import httpx
 from gitpod.v1 import prebuild_pb2 as pb
 
-from bench.load import Result, grpc_frame, h2load, median_result, python_load, wrk
+from bench.load import Result, grpc_frame, h2load, python_load, wrk
 from server.models import Role
 from server.service import admin
 from server.store.database import Database
@@ -61,6 +61,7 @@ class Row:
     baseline: Result | None = None
     note: str = ""
     value: str = ""  # for rows that are not throughput figures
+    target: str = ""  # the issue's target for this figure and whether it was met
 
     def cells(self) -> list[str]:
         if self.result is None:
@@ -72,6 +73,7 @@ class Row:
                 "",
                 "",
                 "",
+                self.target,
                 self.note,
             ]
         ratio = ""
@@ -87,20 +89,24 @@ class Row:
             f"{self.result.p50_ms:.2f}",
             f"{self.result.p99_ms:.2f}",
             ratio,
+            self.target,
             self.note,
         ]
 
 
 HEADER = [
-    "scenario",
-    "transport",
-    "callers",
-    "throughput",
-    "p50 ms",
-    "p99 ms",
-    "vs baseline",
-    "note",
-]
+    "scenario", "transport", "callers", "throughput / result", "p50 ms", "p99 ms",
+    "vs baseline", "target", "note",
+]  # fmt: skip
+
+
+def verdict(met: bool, target: str) -> str:
+    return f"{target}: {'met' if met else 'NOT met'}"
+
+
+def share_of(row: Row) -> float:
+    assert row.result is not None and row.baseline is not None
+    return row.result.rps / row.baseline.rps
 
 
 def table(rows: list[Row]) -> str:
@@ -206,7 +212,8 @@ def ok_count(metrics_url: str, method: str, transport: str) -> int:
 
 
 def three(run: Callable[[], Result]) -> Result:
-    return median_result([run() for _ in range(3)])
+    """One run per figure: each is compared with a baseline measured minutes apart."""
+    return run()
 
 
 def get_runs(
@@ -306,6 +313,92 @@ async def asyncpg_create_baseline(env: Env, total: int) -> dict[int, Result]:
     return results
 
 
+async def controller_rows(base: Path, env: Env, args: argparse.Namespace) -> list[Row]:
+    """Claims, convergence, replenishment and idle cost, on a server with its controller and
+    the zero-latency simulated provider, pinned like the API server."""
+    from bench import controller as cb
+
+    db = await Database.connect(env.url, min_size=1, max_size=4, timeout=30)
+    server = ServerProcess.create(
+        base / "controller-server",
+        database_url=env.url,
+        WARMPOOL_LOG_LEVEL="WARNING",
+        WARMPOOL_DB_POOL_MAX="20",
+        WARMPOOL_DB_TIMEOUT_SECONDS="30",
+    )
+    server.launcher = ["taskset", "-c", SERVER_CPU]
+    server.start()
+    rows: list[Row] = []
+    try:
+        progress("controller: converge 1,000 pools x 20 instances")
+        t = await cb.tenancy(db)
+        pools = await cb.create_pools(db, t, 1000, 20)
+        seconds = await cb.converge(db, pools, 20, timeout=120)
+        rows.append(Row("converge 1,000 pools x 20 (20,000 instances) to READY", "", "",
+                        value=f"{seconds:.2f} s",
+                        target=verdict(seconds <= 10, "<= 10 s")))  # fmt: skip
+
+        t = await cb.tenancy(db)
+        pools = await cb.create_pools(db, t, 100, 20)
+        await cb.converge(db, pools, 20, timeout=120)
+        total = args.claims
+        open_loop = min(total // 3, int(args.claim_rate * args.claim_seconds))
+        progress(f"controller: claims, 64 runners at {args.claim_rate:g}/s offered ({open_loop:,})")
+        paced = await cb.claims(server.grpc_port, t.runner_token, pools, 64, 3600,
+                                args.claim_rate, total=open_loop)  # fmt: skip
+        await asyncio.sleep(2)
+        progress(f"controller: claims, 64 runners as fast as answered ({total - open_loop:,})")
+        closed = await cb.claims(server.grpc_port, t.runner_token, pools, 64, 3600, None,
+                                 total=total - open_loop)  # fmt: skip
+        duplicates = int(paced["duplicates"] + closed["duplicates"])
+        claimed_twice = await db.fetchval(
+            "SELECT count(*) FROM (SELECT claim_id FROM instances WHERE claim_id IS NOT NULL "
+            "GROUP BY claim_id HAVING count(*) > 1) AS twice"
+        )
+
+        def claim_row(label: str, c: dict[str, float], target: str) -> Row:
+            result = Result(int(c["claims"]), 0, c["claims"] / c["per_second"], c["p50_ms"],
+                            c["p99_ms"])  # fmt: skip
+            note = (f"{c['running']:,.0f} running, {c['starting']:,.0f} starting, "
+                    f"{c['miss']:,.0f} miss")  # fmt: skip
+            return Row("ClaimInstance (100 pools x 20, replenished)", label, 64, result,
+                       target=target, note=note)  # fmt: skip
+
+        rows.append(claim_row(f"gRPC, {args.claim_rate:g}/s offered", paced,
+                              verdict(paced["p99_ms"] <= 10, "p99 <= 10 ms")))  # fmt: skip
+        rows.append(claim_row("gRPC, as fast as answered", closed,
+                              verdict(closed["per_second"] >= 1000, ">= 1,000/s")))  # fmt: skip
+        rows.append(Row("claims handed out twice", "", "",
+                        value=f"{duplicates} of {total:,} (client); {claimed_twice} (database)",
+                        target=verdict(duplicates == 0 and claimed_twice == 0, "0")))  # fmt: skip
+
+        progress("controller: claim -> replenish reaction")
+        t = await cb.tenancy(db)
+        pools = await cb.create_pools(db, t, 20, 2)
+        await cb.converge(db, pools, 2, timeout=60)
+        await asyncio.sleep(1)
+        r = await cb.replenish(db, server.grpc_port, t.runner_token, pools, args.replenish)
+        rows.append(Row("claim -> replenish start", "", "",
+                        value=f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms "
+                              f"({r['samples']:.0f} claims)",
+                        target=verdict(r["p99_ms"] <= 200, "p99 <= 200 ms")))  # fmt: skip
+
+        progress(f"controller: 10,000 idle pools, {args.idle_seconds:g} s")
+        t = await cb.tenancy(db)
+        pools = await cb.create_pools(db, t, 10_000, 1)
+        await cb.converge(db, pools, 1, timeout=120)
+        await asyncio.sleep(5)  # let the convergence's tail settle
+        i = await cb.idle(server, env.postgres.port, args.idle_seconds)
+        rows.append(Row("steady-state CPU, 10,000 idle pools (+ the pools above)", "", "",
+                        value=f"server {i['server_core_pct']:.1f}% of a core, "
+                              f"Postgres {i['postgres_core_pct']:.1f}%",
+                        target=verdict(i["server_core_pct"] <= 5, "<= 5 % of a core")))  # fmt: skip
+    finally:
+        await db.close()
+        server.stop()
+    return rows
+
+
 def startup_and_rss(base: Path) -> tuple[float, float]:
     """Seconds from spawning `python -m server serve` (embedded Postgres, warm data dir) to
     /readyz answering 200, and the server process's RSS after 3 s idle."""
@@ -387,15 +480,25 @@ async def run(args: argparse.Namespace) -> list[Row]:
         for concurrency in CONCURRENCY:
             rows.append(Row("CreateWarmPool statements", "asyncpg (baseline)", concurrency,
                             pg_create[concurrency]))  # fmt: skip
+        for row in rows:
+            if row.concurrency != 32 or row.baseline is None or row.result is None:
+                continue
+            if row.scenario == "GetWarmPool" and row.transport == "gRPC":
+                met = share_of(row) >= 0.6 and row.result.p99_ms <= 5
+                row.target = verdict(met, ">= 0.6x, p99 <= 5 ms")
+            elif row.transport.startswith("Connect JSON"):
+                row.target = verdict(share_of(row) >= 0.6, ">= 0.6x")
         counted = f"gRPC {served['grpc']:,}, Connect {served['connect']:,}"
         rows.append(Row("verification", "server-counted OK GetWarmPool", "", value=counted))
 
+        rows += await controller_rows(base, env, args)
+
         progress("start-up time and idle RSS")
         ready, rss = startup_and_rss(base)
-        rows.append(
-            Row("start-up (warm data dir, embedded Postgres)", "", "", value=f"{ready:.2f} s")
-        )
-        rows.append(Row("idle RSS of the server process", "", "", value=f"{rss:.0f} MiB"))
+        rows.append(Row("start-up (warm data dir, embedded Postgres)", "", "",
+                        value=f"{ready:.2f} s", target=verdict(ready <= 3, "<= 3 s")))  # fmt: skip
+        rows.append(Row("idle RSS of the server process", "", "", value=f"{rss:.0f} MiB",
+                        target=verdict(rss <= 150, "<= 150 MB")))  # fmt: skip
     finally:
         if "env" in locals():
             env.postgres.stop()
@@ -460,8 +563,13 @@ def _memory() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each timed run")
-    parser.add_argument("--creates", type=int, default=2000, help="calls per Python create run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each timed run")
+    parser.add_argument("--creates", type=int, default=1000, help="calls per Python create run")
+    parser.add_argument("--claims", type=int, default=100_000, help="claims in all")
+    parser.add_argument("--claim-rate", type=float, default=1000.0, help="offered claims/s")
+    parser.add_argument("--claim-seconds", type=float, default=30.0, help="open-loop duration")
+    parser.add_argument("--replenish", type=int, default=100, help="replenish samples")
+    parser.add_argument("--idle-seconds", type=float, default=20.0)
     args = parser.parse_args()
     for tool in ("h2load", "wrk", "taskset", "curl"):
         if shutil.which(tool) is None:

@@ -154,8 +154,12 @@ async def claims(
     concurrency: int,
     seconds: float,
     rate: float | None,
+    total: int | None = None,
 ) -> dict[str, float]:
     """`concurrency` runners claim from random pools with unique claim ids.
+
+    Stops after `seconds`, or once `total` claims were answered. Every instance handed out is
+    remembered: `duplicates` counts instances that two different claim ids received.
 
     With `rate`, the runners together send that many claims per second on a fixed schedule
     (open loop: a slow answer does not slow the senders, and latency counts from the
@@ -166,6 +170,8 @@ async def claims(
     metadata = (("authorization", f"Bearer {token}"),)
     latencies: list[float] = []
     outcomes: dict[int, int] = {}
+    handed_out: set[str] = set()
+    duplicates = 0
     rng = random.Random(1)
     began = time.perf_counter()
     stop = began + seconds
@@ -173,10 +179,11 @@ async def claims(
     run = uuid.uuid4().hex[:8]
 
     async def runner(n: int) -> None:
+        nonlocal duplicates
         stub = stubs[n % len(stubs)]
         due = began + interval * n / concurrency
         i = 0
-        while due < stop and i < 1_000_000:
+        while due < stop and i < 1_000_000 and (total is None or len(latencies) < total):
             i += 1
             if rate:
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
@@ -187,6 +194,10 @@ async def claims(
             resp = await stub.ClaimInstance(req, metadata=metadata, timeout=5)
             latencies.append(time.perf_counter() - sent)
             outcomes[resp.outcome] = outcomes.get(resp.outcome, 0) + 1
+            if resp.HasField("instance"):
+                if resp.instance.id in handed_out:
+                    duplicates += 1
+                handed_out.add(resp.instance.id)
             due = due + interval if rate else time.perf_counter()
 
     await asyncio.gather(*(runner(n) for n in range(concurrency)))
@@ -202,6 +213,7 @@ async def claims(
         "running": outcomes.get(runtime_pb2.CLAIM_OUTCOME_RUNNING, 0),
         "starting": outcomes.get(runtime_pb2.CLAIM_OUTCOME_STARTING, 0),
         "miss": outcomes.get(runtime_pb2.CLAIM_OUTCOME_MISS, 0),
+        "duplicates": duplicates,
     }
 
 

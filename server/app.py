@@ -151,7 +151,7 @@ async def _serve_with_database(
 
     page_tokens = PageTokens(await tenancy.server_key(db, "page_tokens", secrets.token_bytes(32)))
     logs_tokens = LogsTokens(await tenancy.server_key(db, "prebuild_logs", secrets.token_bytes(32)))
-    auth = Authenticator(db)
+    auth = Authenticator(db, settings.auth_cache_seconds)
     public_url = settings.public_url or f"http://{settings.host}:{settings.http_port}"
     prebuilds = PrebuildService(db, page_tokens, logs_tokens, settings.deleted_retention_seconds)
     handlers = PrebuildHandlers(

@@ -247,6 +247,18 @@ async def _admin(args: argparse.Namespace, db: Any) -> int:
     return 0
 
 
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where asked for and installed (it is, from requirements.txt); else asyncio's."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed; using asyncio's event loop")
+            return None
+        return uvloop.new_event_loop
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -267,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
 
         try:
-            return asyncio.run(run())
+            with asyncio.Runner(loop_factory=_loop_factory(settings.event_loop)) as runner:
+                return runner.run(run())
         except (StartupError, Unavailable) as exc:
             log.error("cannot start: %s", exc)
             return 1

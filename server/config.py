@@ -63,6 +63,12 @@ class Settings:
         5.0,
         "Longest wait for a database connection or statement when the caller set no deadline.",
     )
+    auth_cache_seconds: float = _setting(
+        "WARMPOOL_AUTH_CACHE_SECONDS",
+        2.0,
+        "How long a known token is remembered; a revoked token stops working within this "
+        "time. 0 looks every token up on every call.",
+    )
     shutdown_grace_seconds: float = _setting(
         "WARMPOOL_SHUTDOWN_GRACE_SECONDS",
         10.0,
@@ -74,6 +80,11 @@ class Settings:
         "How long a DELETED warm pool stays readable by GetWarmPool.",
     )
     log_level: str = _setting("WARMPOOL_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.")
+    event_loop: str = _setting(
+        "WARMPOOL_EVENT_LOOP",
+        "uvloop",
+        "uvloop (faster) or asyncio: the event loop every transport and the controller share.",
+    )
     public_url: str = _setting(
         "WARMPOOL_PUBLIC_URL",
         "",
@@ -193,6 +204,8 @@ class Settings:
         for name in ("http_port", "grpc_port"):
             if not 1 <= getattr(self, name) <= 65535:
                 problems.append(f"{_env(name)}: must be a port between 1 and 65535")
+        if self.event_loop not in ("uvloop", "asyncio"):
+            problems.append(f"{_env('event_loop')}: must be uvloop or asyncio")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"{_env('log_level')}: must be DEBUG, INFO, WARNING or ERROR")
         for name in ("max_request_bytes", "db_pool_max"):
@@ -203,6 +216,8 @@ class Settings:
         for name in ("db_timeout_seconds", "shutdown_grace_seconds"):
             if getattr(self, name) <= 0:
                 problems.append(f"{_env(name)}: must be greater than 0")
+        if self.auth_cache_seconds < 0:
+            problems.append(f"{_env('auth_cache_seconds')}: must not be negative")
         if self.deleted_retention_seconds < 0:
             problems.append(f"{_env('deleted_retention_seconds')}: must not be negative")
         if problems:

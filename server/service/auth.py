@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+import time
 from typing import TYPE_CHECKING
 
 from server.errors import PermissionDenied, Unauthenticated
@@ -15,6 +16,8 @@ from server.models import Principal, Role
 from server.store import tenancy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from server.store.database import Database
 
 TOKEN_PREFIX = "wpt_"
@@ -55,14 +58,40 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class Authenticator:
-    def __init__(self, db: Database) -> None:
+    """Resolves bearer tokens, remembering known ones for `cache_seconds`.
+
+    The token lookup would otherwise be a database round trip on every call, as expensive as
+    the call's own statement. Only known tokens are remembered, so a new token works at once;
+    a revoked one stops working within `cache_seconds` (0 turns the cache off).
+    """
+
+    _MAX_ENTRIES = 10_000
+
+    def __init__(
+        self,
+        db: Database,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._known: dict[bytes, tuple[Principal, float]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
-        token = bearer_token(authorization)
-        principal = await tenancy.principal_for_token_hash(self._db, hash_token(token))
+        digest = hash_token(bearer_token(authorization))
+        now = self._clock()
+        known = self._known.get(digest)
+        if known is not None and known[1] > now:
+            return known[0]
+        principal = await tenancy.principal_for_token_hash(self._db, digest)
         if principal is None:
+            self._known.pop(digest, None)
             raise Unauthenticated(UNKNOWN_TOKEN)
+        if self._cache_seconds > 0:
+            if len(self._known) >= self._MAX_ENTRIES:
+                self._known.clear()  # a flood of distinct tokens: start over, stay bounded
+            self._known[digest] = (principal, now + self._cache_seconds)
         return principal
 
 
