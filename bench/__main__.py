@@ -3,7 +3,7 @@ markdown table, and write it with the method to BENCHMARKS.md.
 
 Cores (the machine has 2): the server under test — warmpool or a baseline — runs alone on
 CPU 0; the load generators (h2load, wrk, this process) and Postgres share CPU 1. Each figure
-is the median of three runs.
+is one timed run (three per figure would not fit in the five minutes `make bench` may take).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
@@ -40,7 +39,7 @@ from tests.support.servers import REPO, ServerProcess, free_port
 from tests.support.standalone_postgres import StandalonePostgres
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 SERVER_CPU = "0"
 SERVICE = "/gitpod.v1.PrebuildService"
@@ -211,11 +210,6 @@ def ok_count(metrics_url: str, method: str, transport: str) -> int:
     return 0
 
 
-def three(run: Callable[[], Result]) -> Result:
-    """One run per figure: each is compared with a baseline measured minutes apart."""
-    return run()
-
-
 def get_runs(
     env: Env, seconds: float, *, grpc_port: int = 0, http_port: int = 0
 ) -> dict[tuple[str, int], Result]:
@@ -230,16 +224,10 @@ def get_runs(
     proto_headers = {"content-type": "application/proto", **auth}
     for c in CONCURRENCY:
         if grpc_port:
-            results[("grpc", c)] = three(
-                partial(h2load, grpc_url, grpc_frame(request), grpc_headers, c, seconds)
-            )
+            results[("grpc", c)] = h2load(grpc_url, grpc_frame(request), grpc_headers, c, seconds)
         if http_port:
-            results[("connect-proto", c)] = three(
-                partial(h2load, url, request, proto_headers, c, seconds)
-            )
-            results[("connect-json", c)] = three(
-                partial(wrk, url, env.token, c, seconds, body=json_body)
-            )
+            results[("connect-proto", c)] = h2load(url, request, proto_headers, c, seconds)
+            results[("connect-json", c)] = wrk(url, env.token, c, seconds, body=json_body)
     return results
 
 
@@ -540,7 +528,7 @@ machines and runs, which is why each one is compared with a baseline measured in
   caller); {args.seconds:.0f} s per run after 1 s of warm-up for h2load. CreateWarmPool needs a
   fresh ⟨project, class⟩ per call: Connect JSON with wrk and a Lua script cycling through unused
   pairs; gRPC and Connect binary with this repo's Python clients ({args.creates} calls per run).
-  Every figure is the median of 3 runs (creates: 1 run).
+  Every figure is one timed run.
 - Verification: the server's own `warmpool_rpc_requests_total{{code="ok"}}` counter is read
   before and after the GetWarmPool runs (row "verification"), so a run answering errors cannot
   pass for fast.
