@@ -78,7 +78,10 @@ class Row:
         ratio = ""
         if self.baseline is not None and self.baseline.rps:
             share = self.result.rps / self.baseline.rps
-            ratio = f"{share:.2f}x {self.baseline_name} ({self.baseline.rps:,.0f}/s)"
+            ratio = (
+                f"{share:.2f}x {self.baseline_name} ({self.baseline.rps:,.0f}/s, "
+                f"p99 {self.baseline.p99_ms:.2f} ms)"
+            )
         errors = f", {self.result.errors} errors" if self.result.errors else ""
         return [
             self.scenario,
