@@ -1,27 +1,34 @@
 """Interop suite: one real server process on a fresh database, driven by every client.
 
 `python -m server serve` runs as a child process on free loopback ports, on a new database of
-the session's Postgres. Each client gets its own tenant (organization, project, six
-configured environment classes, a token per role), runs the plan once (`plan.py`), and the
-tests assert on its outcomes. Results are filed into the matrix printed after the run.
+the session's Postgres, without the controller. Each client gets its own tenant (organization,
+projects, seven configured environment classes, a token per role) with one prebuild that the
+controller has already run to COMPLETED, runs the plan once (`plan.py`), and the tests assert
+on its outcomes. Results are filed into the matrix printed after the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from gitpod.v1 import prebuild_pb2 as pb
+from google.protobuf import json_format
 
 from server.models import Role
 from server.service import admin
 from server.store.database import Database
 from tests.interop.matrix import Matrix
+from tests.interop.plan import JSON
 from tests.interop.runners import CLIENTS, InteropEnv
 from tests.interop.session import Interop
-from tests.support.servers import ServerProcess
-from tests.support.tenants import make_tenant
+from tests.support.clients import GrpcApiClient
+from tests.support.controller import FAST
+from tests.support.servers import InProcessServer, ServerProcess
+from tests.support.tenants import Tenant, make_tenant
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Generator
@@ -33,6 +40,15 @@ if TYPE_CHECKING:
 MATRIX = pytest.StashKey[Matrix]()
 SERVER_LOG = pytest.StashKey[Path]()
 LOG_TAIL_LINES = 60
+# The simulated provider runs a prebuild in no time; the controller's rounds take the rest.
+PREBUILD_WAIT_SECONDS = 30.0
+CALL_TIMEOUT = 10.0  # each call of the warm-up, so that a hung server cannot stall it
+_NOT_COMPLETING = {
+    pb.PREBUILD_PHASE_FAILED,
+    pb.PREBUILD_PHASE_CANCELLED,
+    pb.PREBUILD_PHASE_DELETING,
+    pb.PREBUILD_PHASE_DELETED,
+}
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +58,9 @@ async def interop(
     url = await pg.new_database()
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
-        tenants = {client: await make_tenant(db, extra_classes=5) for client in CLIENTS}
+        # Seven configured classes: warm pools on the first six, the completed prebuild on the
+        # seventh (a COMPLETED prebuild would hand its snapshot to a new pool of its pair).
+        tenants = {client: await make_tenant(db, extra_classes=6) for client in CLIENTS}
         await admin.apply_bootstrap(db, admin.demo_document())
         _, demo_token = await admin.create_token(
             db, admin.DEMO_ORGANIZATION_ID, Role.ADMIN, "interop"
@@ -51,16 +69,65 @@ async def interop(
         await db.close()
     work_dir = tmp_path_factory.mktemp("interop")
     # The plan compares answers across calls (an update that changes nothing answers the
-    # same pool, a deleted pool is DELETING): without the controller, only the API writes.
+    # same pool, a deleted pool is DELETING, a cancelled prebuild is CANCELLING): without the
+    # controller, only the API writes.
     server = ServerProcess.create(
         work_dir / "server", database_url=url, WARMPOOL_CONTROLLER="false"
     )
     pytestconfig.stash[SERVER_LOG] = server.log_path
-    await asyncio.to_thread(server.start)
+    server.start_async()
     try:
-        yield Interop(InteropEnv(server, work_dir), tenants, demo_token)
+        completed = await _completed_prebuilds(url, work_dir / "controller", tenants)
+        await asyncio.to_thread(server.wait_ready)
+        yield Interop(InteropEnv(server, work_dir), tenants, demo_token, completed)
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def _completed_prebuilds(
+    url: str, data_dir: Path, tenants: dict[str, Tenant]
+) -> dict[str, JSON]:
+    """Run one prebuild per tenant to COMPLETED with the real controller and the zero-latency
+    simulated provider, in a server of its own that stops before any client calls: what
+    the clients then read of it (completion time, snapshot size, environment id) is the
+    controller's, and nothing moves under the plan. Bounded by PREBUILD_WAIT_SECONDS."""
+    controlled = await InProcessServer.start(url, data_dir, **FAST)
+    api = GrpcApiClient(controlled.grpc_port)
+    try:
+        started: dict[str, str] = {}
+        for client, t in tenants.items():
+            req = pb.CreatePrebuildRequest(
+                project_id=t.project_id,
+                environment_class_id=t.extra_class_ids[5],
+                spec=pb.PrebuildSpec(),
+            )
+            created = await api.call("CreatePrebuild", req, t.admin, timeout=CALL_TIMEOUT)
+            started[client] = created.prebuild.id
+        done: dict[str, pb.Prebuild] = {}
+        deadline = time.monotonic() + PREBUILD_WAIT_SECONDS
+        while True:
+            for client, prebuild_id in started.items():
+                if client in done:
+                    continue
+                get = pb.GetPrebuildRequest(prebuild_id=prebuild_id)
+                answer = await api.call("GetPrebuild", get, tenants[client].admin, CALL_TIMEOUT)
+                found = answer.prebuild
+                phase = found.status.phase
+                if phase == pb.PREBUILD_PHASE_COMPLETED:
+                    done[client] = found
+                elif phase in _NOT_COMPLETING or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"the controller did not complete the prebuild of {client!r} "
+                        f"(waited at most {PREBUILD_WAIT_SECONDS}s): "
+                        f"{json_format.MessageToDict(found)}"
+                    )
+            if len(done) == len(started):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await api.close()
+        await controlled.stop()
+    return {client: json_format.MessageToDict(p) for client, p in done.items()}
 
 
 # --- the matrix --------------------------------------------------------------------------

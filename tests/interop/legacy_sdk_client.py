@@ -7,7 +7,9 @@ without Connect headers, snake_case keyword arguments, pydantic models, an excep
 per HTTP status, and an auto-paginator that sends the first page's body again with
 `?token=…&pageSize=…`. Clients built on it are still around; this is the one the behaviour
 spec's "older JSON SDKs" paging rule is for. The plan's paged list uses the SDK's own
-paginator (`page_size=` and `get_next_page()`), not hand-written paging.
+paginator (`page_size=` and `get_next_page()`), not hand-written paging. A required keyword
+argument the plan's request leaves out (CreatePrebuild without `spec`) is passed as the SDK's
+`Omit()`, its own way of sending a body without that field.
 
 Only the SDK's packages and the standard library may be imported here.
 """
@@ -15,6 +17,7 @@ Only the SDK's packages and the standard library may be imported here.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import sys
@@ -28,6 +31,12 @@ _METHODS = {
     "ListWarmPools": "list_warm_pools",
     "UpdateWarmPool": "update_warm_pool",
     "DeleteWarmPool": "delete_warm_pool",
+    "CreatePrebuild": "create",
+    "GetPrebuild": "retrieve",
+    "ListPrebuilds": "list",
+    "CancelPrebuild": "cancel",
+    "DeletePrebuild": "delete",
+    "CreatePrebuildLogsToken": "create_logs_token",
 }
 
 
@@ -47,7 +56,17 @@ def _kwargs(value: JSON) -> JSON:
 def _json(response: Any) -> JSON:
     if hasattr(response, "to_dict"):
         return response.to_dict(mode="json")
-    return response  # DeleteWarmPool is typed `object`: the parsed JSON as is
+    return response  # DeleteWarmPool and DeletePrebuild are typed `object`: the JSON as is
+
+
+def _omit_missing(rpc: Any, kwargs: JSON, omit: Any) -> JSON:
+    """`kwargs` plus `omit` for every required keyword argument of `rpc` it lacks."""
+    missing = {
+        name: omit
+        for name, param in inspect.signature(rpc).parameters.items()
+        if param.kind is param.KEYWORD_ONLY and param.default is param.empty and name not in kwargs
+    }
+    return {**kwargs, **missing}
 
 
 def main() -> None:
@@ -71,7 +90,7 @@ def main() -> None:
 
     def call(method: str, body: JSON, token: str | None) -> Outcome:
         rpc = getattr(client_for(token).prebuilds, _METHODS[method])
-        kwargs = _kwargs(body)
+        kwargs = _omit_missing(rpc, _kwargs(body), gitpod.Omit())
         try:
             return {"ok": _json(rpc(**kwargs))}
         except gitpod.APIStatusError as exc:

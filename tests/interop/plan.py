@@ -1,8 +1,9 @@
-"""The interop plan: one scripted session of warm-pool calls that every client performs.
+"""The interop plan: one scripted session of API calls that every client performs.
 
 Each client (the gitpod-sdk, old and new, grpcurl, buf curl, curl, the generated TypeScript
 client, grpcio) executes the same steps against the same kind of tenant, so the assertions
-in `test_warm_pool_methods.py` are written once and hold for all of them.
+in `test_warm_pool_methods.py` and `test_prebuild_methods.py` are written once and hold for
+all of them.
 
 Stdlib only: the gitpod-sdk runs this module in its own virtual environment (see
 `sdk_client.py` and `legacy_sdk_client.py`), next to its own pinned dependencies. The
@@ -37,9 +38,6 @@ WARM_POOL_METHODS = (
     "UpdateWarmPool",
     "DeleteWarmPool",
 )
-# The prebuild methods are being implemented on another branch. When they land, add steps for
-# them to `build_plan` and tests marked with their method names; the matrix shows a column for
-# every method that has at least one test.
 PREBUILD_METHODS = (
     "CreatePrebuild",
     "ListPrebuilds",
@@ -52,6 +50,8 @@ PREBUILD_METHODS = (
 PAGE_SIZE = 2
 MAX_PAGES = 10
 UNKNOWN_POOL_ID = "00000000-0000-4000-8000-00000000a11d"
+UNKNOWN_PREBUILD_ID = "00000000-0000-4000-8000-0000000b1d00"
+PENDING = "PREBUILD_PHASE_PENDING"
 
 _REF = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 
@@ -61,9 +61,12 @@ class PlanTenant:
     """What the plan needs to know about its tenant: ids and one token per role."""
 
     project_id: str
-    class_ids: list[str]  # six classes, all in the project's prebuild configuration
+    class_ids: list[str]  # seven classes, all in the project's prebuild configuration
     admin_token: str
     viewer_token: str
+    disabled_project_id: str  # a project with prebuilds disabled
+    unconfigured_class_id: str  # a class of the organization, not configured on project_id
+    completed_prebuild_id: str  # a COMPLETED prebuild of <project_id, class_ids[6]>
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,21 @@ class Plan:
 def build_plan(t: PlanTenant) -> Plan:
     """The scripted session. Step names are what the tests look outcomes up by."""
     c = t.class_ids
-    assert len(c) >= 6, "the plan needs six configured environment classes"
+    assert len(c) >= 7, "the plan needs seven configured environment classes"
     p = t.project_id
-    steps = [
+    steps = [*_warm_pool_steps(p, c), *_prebuild_steps(t)]
+    tokens: dict[str, str | None] = {
+        "admin": t.admin_token,
+        "viewer": t.viewer_token,
+        "none": None,
+        "unknown": "wpt_" + uuid.UUID(int=0xDEADBEEF).hex,
+    }
+    return Plan(steps, tokens)
+
+
+def _warm_pool_steps(p: str, c: list[str]) -> list[Step]:
+    """Warm pools on the first six classes; the seventh has the completed prebuild."""
+    return [
         Step(
             "create_min_max",
             "CreateWarmPool",
@@ -182,13 +197,143 @@ def build_plan(t: PlanTenant) -> Plan:
             token="viewer",
         ),
     ]
-    tokens: dict[str, str | None] = {
-        "admin": t.admin_token,
-        "viewer": t.viewer_token,
-        "none": None,
-        "unknown": "wpt_" + uuid.UUID(int=0xDEADBEEF).hex,
-    }
-    return Plan(steps, tokens)
+
+
+def _prebuild_steps(t: PlanTenant) -> list[Step]:
+    """Prebuilds: the plan's own stay where the API puts them (the server runs no controller);
+    the completed one was run to COMPLETED by the controller before the server started."""
+    c, p, done = t.class_ids, t.project_id, t.completed_prebuild_id
+    created = "${prebuild_create.prebuild.id}"
+    to_cancel = "${prebuild_create_to_cancel.prebuild.id}"
+    to_delete = "${prebuild_create_to_delete.prebuild.id}"
+    return [
+        Step(
+            "prebuild_create",
+            "CreatePrebuild",
+            {"projectId": p, "environmentClassId": c[1], "spec": {}},
+        ),
+        # No class: the project's first prebuild class (c[0]); a timeout of its own.
+        Step(
+            "prebuild_create_default_class",
+            "CreatePrebuild",
+            {"projectId": p, "spec": {"timeout": "900s"}},
+        ),
+        Step(
+            "prebuild_create_to_cancel",
+            "CreatePrebuild",
+            {"projectId": p, "environmentClassId": c[2], "spec": {}},
+        ),
+        Step(
+            "prebuild_create_to_delete",
+            "CreatePrebuild",
+            {"projectId": p, "environmentClassId": c[3], "spec": {"timeout": "1800s"}},
+        ),
+        Step(
+            "prebuild_create_fifth",
+            "CreatePrebuild",
+            {"projectId": p, "environmentClassId": c[4], "spec": {}},
+        ),
+        Step("prebuild_get", "GetPrebuild", {"prebuildId": created}),
+        Step("prebuild_get_completed", "GetPrebuild", {"prebuildId": done}, token="viewer"),
+        # The five PENDING ones match (the completed one does not): pages of 2, 2 and 1.
+        Step(
+            "prebuild_list_filtered_pages",
+            "ListPrebuilds",
+            {
+                "pagination": {"pageSize": PAGE_SIZE},
+                "filter": {
+                    "projectIds": [p],
+                    "phases": [PENDING, "PREBUILD_PHASE_RUNNING"],
+                    "triggeredBy": ["PREBUILD_TRIGGER_MANUAL"],
+                },
+            },
+            paged=True,
+        ),
+        Step("prebuild_list_all", "ListPrebuilds", {}, token="viewer"),
+        Step("prebuild_logs_token", "CreatePrebuildLogsToken", {"prebuildId": created}),
+        Step(
+            "prebuild_logs_token_completed",
+            "CreatePrebuildLogsToken",
+            {"prebuildId": done},
+            token="viewer",
+        ),
+        Step("prebuild_cancel", "CancelPrebuild", {"prebuildId": to_cancel}),
+        Step("prebuild_cancel_again", "CancelPrebuild", {"prebuildId": to_cancel}),
+        Step("prebuild_get_cancelled", "GetPrebuild", {"prebuildId": to_cancel}),
+        Step("prebuild_delete", "DeletePrebuild", {"prebuildId": to_delete}),
+        Step("prebuild_get_deleted", "GetPrebuild", {"prebuildId": to_delete}),
+        Step("prebuild_delete_again", "DeletePrebuild", {"prebuildId": to_delete}),
+        # Filters on the ids the first create answered (its creator and executor).
+        Step(
+            "prebuild_list_cancelling_or_deleting",
+            "ListPrebuilds",
+            {
+                "filter": {
+                    "phases": ["PREBUILD_PHASE_CANCELLING", "PREBUILD_PHASE_DELETING"],
+                    "creatorIds": ["${prebuild_create.prebuild.metadata.creator.id}"],
+                    "executorIds": ["${prebuild_create.prebuild.metadata.executor.id}"],
+                }
+            },
+        ),
+        # Error paths.
+        Step("prebuild_error_not_found", "GetPrebuild", {"prebuildId": UNKNOWN_PREBUILD_ID}),
+        Step(
+            "prebuild_error_cancel_not_found",
+            "CancelPrebuild",
+            {"prebuildId": UNKNOWN_PREBUILD_ID},
+        ),
+        Step(
+            "prebuild_error_delete_not_found",
+            "DeletePrebuild",
+            {"prebuildId": UNKNOWN_PREBUILD_ID},
+        ),
+        Step(
+            "prebuild_error_logs_token_not_found",
+            "CreatePrebuildLogsToken",
+            {"prebuildId": UNKNOWN_PREBUILD_ID},
+        ),
+        Step(
+            "prebuild_error_invalid_argument",
+            "CreatePrebuild",
+            {
+                "projectId": "not-a-uuid",
+                "environmentClassId": "also-not-a-uuid",
+                "spec": {"timeout": "60s"},
+            },
+        ),
+        Step("prebuild_error_missing_spec", "CreatePrebuild", {"projectId": p}),
+        Step("prebuild_error_invalid_id", "GetPrebuild", {"prebuildId": "not-a-uuid"}),
+        Step(
+            "prebuild_error_invalid_list",
+            "ListPrebuilds",
+            {"pagination": {"pageSize": 101}, "filter": {"projectIds": [p, "nope"]}},
+        ),
+        Step(
+            "prebuild_error_prebuilds_disabled",
+            "CreatePrebuild",
+            {"projectId": t.disabled_project_id, "spec": {}},
+        ),
+        Step(
+            "prebuild_error_class_not_configured",
+            "CreatePrebuild",
+            {"projectId": p, "environmentClassId": t.unconfigured_class_id, "spec": {}},
+        ),
+        Step("prebuild_error_cancel_completed", "CancelPrebuild", {"prebuildId": done}),
+        Step("prebuild_error_cancel_deleting", "CancelPrebuild", {"prebuildId": to_delete}),
+        Step(
+            "prebuild_error_viewer_create",
+            "CreatePrebuild",
+            {"projectId": p, "spec": {}},
+            token="viewer",
+        ),
+        Step("prebuild_error_unauthenticated", "ListPrebuilds", {}, token="none"),
+        Step(
+            "prebuild_error_unknown_token",
+            "GetPrebuild",
+            {"prebuildId": done},
+            token="unknown",
+        ),
+    ]
 
 
 def plan_from_json(data: JSON) -> Plan:

@@ -9,7 +9,7 @@ The job names a mode:
   `ona_sdk.errors.map_error`, so the outcome names the SDK exception a user would catch.
 - "raw": the generated `gitpod.v1.prebuild_connect.PrebuildServiceClientSync(base_url)` with
   its defaults (pyqwest HTTP client, gzip-compressed requests) and GET for the methods marked
-  NO_SIDE_EFFECTS.
+  NO_SIDE_EFFECTS in the SDK's own descriptors (Get/List of warm pools and of prebuilds).
 - "descriptors": no calls; prints the SDK's serialized file descriptors of gitpod.v1, so the
   suite can compare them with this repo's protos field by field.
 
@@ -31,7 +31,12 @@ from google.protobuf import descriptor_pb2, json_format
 
 from tests.interop.plan import JSON, Outcome, plan_from_json, run_plan
 
-_GET_METHODS = {"GetWarmPool", "ListWarmPools"}
+# The methods the SDK's own schema marks NO_SIDE_EFFECTS: the ones Connect may send as GET.
+_GET_METHODS = {
+    m.name
+    for m in prebuild_pb2.DESCRIPTOR.services_by_name["PrebuildService"].methods
+    if m.GetOptions().idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
+}
 
 
 def _snake(method: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from server.models import Role
-from tests.interop.plan import Outcome, Plan, PlanTenant, build_plan
+from tests.interop.plan import JSON, Outcome, Plan, PlanTenant, build_plan
 from tests.interop.runners import CLIENTS
 
 if TYPE_CHECKING:
@@ -19,6 +19,9 @@ class Interop:
     env: InteropEnv
     tenants: dict[str, Tenant]
     demo_token: str  # admin of the demo organization (the public docs' project and class)
+    # Per client: a prebuild the controller ran to COMPLETED before the server started, as
+    # canonical proto3 JSON from the server that ran it (its logUrl names that server).
+    completed_prebuilds: dict[str, JSON]
     _outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)
     _failures: dict[str, BaseException] = field(default_factory=dict)
 
@@ -30,6 +33,9 @@ class Interop:
                 class_ids=[t.class_id, *t.extra_class_ids],
                 admin_token=t.admin,
                 viewer_token=t.tokens[Role.VIEWER],
+                disabled_project_id=t.disabled_project_id,
+                unconfigured_class_id=t.other_class_id,
+                completed_prebuild_id=self.completed_prebuilds[client]["id"],
             )
         )
 

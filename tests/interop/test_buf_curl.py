@@ -42,6 +42,10 @@ def test_buf_curl_exits_with_eight_times_the_status_code(interop: Interop, clien
         "error_invalid_argument": ("invalid_argument", 3),
         "error_unauthenticated": ("unauthenticated", 16),
         "error_permission_denied": ("permission_denied", 7),
+        "prebuild_error_not_found": ("not_found", 5),
+        "prebuild_error_missing_spec": ("invalid_argument", 3),
+        "prebuild_error_class_not_configured": ("failed_precondition", 9),
+        "prebuild_error_unknown_token": ("unauthenticated", 16),
     }
     for step, (code, number) in expected.items():
         assert error(outcomes, step, code)["exitCode"] == EXIT_CODE_FACTOR * number, step

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from server.service import admin
-from tests.interop.outcomes import error, pool
+from tests.interop.outcomes import error, ok, pool
 from tests.interop.plan import JSON
 from tests.interop.runners import CURL_HINT, SERVICE, CurlResponse, curl, curl_outcome
 from tests.interop.session import Interop
@@ -211,6 +211,52 @@ def test_gzip_request_and_response_bodies_on_a_read(interop: Interop, tenant_tok
     assert json.loads(gzip.decompress(compressed.body)) == plain
 
 
+def http_get(interop: Interop, method: str, body: JSON, token: str) -> CurlResponse:
+    """A Connect GET: the JSON message in the query string."""
+    message = quote(json.dumps(body, separators=(",", ":")))
+    return curl(
+        [
+            f"{interop.env.api_url}/{SERVICE}/{method}?connect=v1&encoding=json&message={message}",
+            "-H",
+            f"Authorization: Bearer {token}",
+        ]
+    )
+
+
+@pytest.mark.interop("GetPrebuild", client=CLIENT)
+def test_get_prebuild_answers_http_get_like_post(interop: Interop, tenant_token: str) -> None:
+    prebuild = ok(interop.outcomes(CLIENT), "prebuild_create")["prebuild"]
+    body = {"prebuildId": prebuild["id"]}
+    posted = ok_json(post(interop, "GetPrebuild", body, token=tenant_token))
+    assert posted == {"prebuild": prebuild}
+    assert ok_json(http_get(interop, "GetPrebuild", body, tenant_token)) == posted
+
+
+@pytest.mark.interop("ListPrebuilds", client=CLIENT)
+def test_list_prebuilds_answers_http_get_like_post_and_pages_by_query(
+    interop: Interop, tenant_token: str
+) -> None:
+    body = {
+        "pagination": {"pageSize": 2},
+        "filter": {"phases": ["PREBUILD_PHASE_PENDING"], "triggeredBy": [1]},  # name or number
+    }
+    posted = ok_json(post(interop, "ListPrebuilds", body, token=tenant_token))
+    assert len(posted["prebuilds"]) == 2
+    assert ok_json(http_get(interop, "ListPrebuilds", body, tenant_token)) == posted
+    # The older JSON SDKs' second page: the first body again, the token in the query.
+    token = quote(posted["pagination"]["nextToken"])
+    second = ok_json(
+        post(interop, "ListPrebuilds", body, token=tenant_token, query=f"token={token}")
+    )
+    assert second.get("pagination", {}).get("nextToken", "") == ""
+    # Three are still PENDING (one was cancelled and one deleted), in creation order.
+    outcomes = interop.outcomes(CLIENT)
+    steps = ["prebuild_create", "prebuild_create_default_class", "prebuild_create_fifth"]
+    assert posted["prebuilds"] + second["prebuilds"] == [
+        ok(outcomes, step)["prebuild"] for step in steps
+    ]
+
+
 @pytest.mark.interop("UpdateWarmPool", client=CLIENT)
 def test_gzip_request_body_on_a_write(interop: Interop, tenant_token: str) -> None:
     created = pool(interop.outcomes(CLIENT), "create_desired")
@@ -243,6 +289,15 @@ def test_errors_are_connect_json_with_their_http_status(interop: Interop) -> Non
         "error_already_exists": ("already_exists", 409),
     }
     for step, (code, status) in expected.items():
+        assert error(outcomes, step, code)["httpStatus"] == status, step
+    prebuild_errors = {
+        "prebuild_error_invalid_list": ("invalid_argument", 400),
+        "prebuild_error_prebuilds_disabled": ("failed_precondition", 400),
+        "prebuild_error_unknown_token": ("unauthenticated", 401),
+        "prebuild_error_viewer_create": ("permission_denied", 403),
+        "prebuild_error_logs_token_not_found": ("not_found", 404),
+    }
+    for step, (code, status) in prebuild_errors.items():
         assert error(outcomes, step, code)["httpStatus"] == status, step
     assert (
         curl_outcome(post(interop, "GetWarmPool", {"warmPoolId": "nope"}, token="wpt_x"))["error"][

@@ -57,6 +57,25 @@ def test_sdk_raises_its_own_exception_for_each_error(outcomes: dict[str, Outcome
         assert error(outcomes, step, code)["sdkError"] == sdk_error, step
 
 
+@pytest.mark.interop("errors")
+def test_sdk_raises_its_own_exception_for_each_prebuild_error(
+    outcomes: dict[str, Outcome],
+) -> None:
+    # failed_precondition has no SCM or capability wording here: the SDK's policy error.
+    expected = {
+        "prebuild_error_not_found": ("not_found", "NotFoundError"),
+        "prebuild_error_cancel_not_found": ("not_found", "NotFoundError"),
+        "prebuild_error_invalid_argument": ("invalid_argument", "ValidationError"),
+        "prebuild_error_missing_spec": ("invalid_argument", "ValidationError"),
+        "prebuild_error_prebuilds_disabled": ("failed_precondition", "EnvironmentPolicyError"),
+        "prebuild_error_cancel_completed": ("failed_precondition", "EnvironmentPolicyError"),
+        "prebuild_error_viewer_create": ("permission_denied", "PermissionDeniedError"),
+        "prebuild_error_unauthenticated": ("unauthenticated", "AuthenticationRequiredError"),
+    }
+    for step, (code, sdk_error) in expected.items():
+        assert error(outcomes, step, code)["sdkError"] == sdk_error, step
+
+
 def _field(f: descriptor_pb2.FieldDescriptorProto) -> tuple[Any, ...]:
     return (
         f.name,
@@ -148,6 +167,22 @@ def test_older_json_sdk_raises_its_exception_for_each_http_status(interop: Inter
         "error_permission_denied": ("permission_denied", 403, "PermissionDeniedError"),
         "error_not_found": ("not_found", 404, "NotFoundError"),
         "error_already_exists": ("already_exists", 409, "ConflictError"),
+    }
+    for step, (code, status, sdk_error) in expected.items():
+        err = error(outcomes, step, code)
+        assert (err["httpStatus"], err["sdkError"]) == (status, sdk_error), step
+
+
+@pytest.mark.interop("errors", client="gitpod-sdk 0.11 (JSON)")
+def test_older_json_sdk_raises_its_exception_for_each_prebuild_error(interop: Interop) -> None:
+    outcomes = interop.outcomes("gitpod-sdk 0.11 (JSON)")
+    expected = {
+        "prebuild_error_invalid_argument": ("invalid_argument", 400, "BadRequestError"),
+        "prebuild_error_prebuilds_disabled": ("failed_precondition", 400, "BadRequestError"),
+        "prebuild_error_cancel_deleting": ("failed_precondition", 400, "BadRequestError"),
+        "prebuild_error_unauthenticated": ("unauthenticated", 401, "AuthenticationError"),
+        "prebuild_error_viewer_create": ("permission_denied", 403, "PermissionDeniedError"),
+        "prebuild_error_delete_not_found": ("not_found", 404, "NotFoundError"),
     }
     for step, (code, status, sdk_error) in expected.items():
         err = error(outcomes, step, code)

@@ -88,6 +88,38 @@ def test_grpcurl_describes_the_warm_pool_messages_with_presence_and_deprecation(
 
 
 @pytest.mark.interop("schema", client=CLIENT)
+def test_grpcurl_describes_the_prebuild_messages_with_presence_and_types(
+    interop: Interop,
+) -> None:
+    def describe(symbol: str) -> list[str]:
+        return [line.strip() for line in grpcurl(interop, "describe", symbol).splitlines()]
+
+    assert describe("gitpod.v1.CreatePrebuildRequest")[2:5] == [
+        "string project_id = 1;",
+        "optional string environment_class_id = 2;",
+        ".gitpod.v1.PrebuildSpec spec = 3;",
+    ]
+    assert describe("gitpod.v1.PrebuildSpec")[2:5] == [
+        "uint64 spec_version = 1;",
+        ".gitpod.v1.PrebuildPhase desired_phase = 2;",
+        ".google.protobuf.Duration timeout = 3;",
+    ]
+    status = describe("gitpod.v1.PrebuildStatus")
+    for field in (
+        ".google.protobuf.Timestamp completion_time = 2;",
+        "int32 snapshot_completion_percentage = 8;",
+        "int64 snapshot_size_bytes = 9;",
+    ):
+        assert field in status
+    assert "PREBUILD_TRIGGER_SCHEDULED = 2;" in describe(
+        "gitpod.v1.PrebuildMetadata.PrebuildTrigger"
+    )
+    phases = describe("gitpod.v1.PrebuildPhase")
+    for value in ("PREBUILD_PHASE_CANCELLING = 75;", "PREBUILD_PHASE_DELETED = 90;"):
+        assert value in phases
+
+
+@pytest.mark.interop("schema", client=CLIENT)
 def test_reflection_gives_the_methods_in_declaration_order(
     interop: Interop, tmp_path: Path
 ) -> None:
@@ -108,6 +140,22 @@ def test_grpcurl_exits_with_64_plus_the_status_code(interop: Interop) -> None:
         "error_invalid_argument": ("invalid_argument", 3),
         "error_unauthenticated": ("unauthenticated", 16),
         "error_permission_denied": ("permission_denied", 7),
+    }
+    for step, (code, number) in expected.items():
+        assert error(outcomes, step, code)["exitCode"] == EXIT_CODE_BASE + number, step
+
+
+@pytest.mark.interop("errors", client=CLIENT)
+def test_grpcurl_exits_with_64_plus_the_status_code_of_prebuild_errors(
+    interop: Interop,
+) -> None:
+    outcomes = interop.outcomes(CLIENT)
+    expected = {
+        "prebuild_error_invalid_argument": ("invalid_argument", 3),
+        "prebuild_error_not_found": ("not_found", 5),
+        "prebuild_error_viewer_create": ("permission_denied", 7),
+        "prebuild_error_cancel_completed": ("failed_precondition", 9),
+        "prebuild_error_unauthenticated": ("unauthenticated", 16),
     }
     for step, (code, number) in expected.items():
         assert error(outcomes, step, code)["exitCode"] == EXIT_CODE_BASE + number, step

@@ -21,12 +21,24 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import {
+  CancelPrebuildRequestSchema,
+  CancelPrebuildResponseSchema,
+  CreatePrebuildLogsTokenRequestSchema,
+  CreatePrebuildLogsTokenResponseSchema,
+  CreatePrebuildRequestSchema,
+  CreatePrebuildResponseSchema,
   CreateWarmPoolRequestSchema,
   CreateWarmPoolResponseSchema,
+  DeletePrebuildRequestSchema,
+  DeletePrebuildResponseSchema,
   DeleteWarmPoolRequestSchema,
   DeleteWarmPoolResponseSchema,
+  GetPrebuildRequestSchema,
+  GetPrebuildResponseSchema,
   GetWarmPoolRequestSchema,
   GetWarmPoolResponseSchema,
+  ListPrebuildsRequestSchema,
+  ListPrebuildsResponseSchema,
   ListWarmPoolsRequestSchema,
   ListWarmPoolsResponseSchema,
   PrebuildService,
@@ -75,7 +87,7 @@ function transportFor(job: Job): Transport {
       const connect = {
         ...options,
         useBinaryFormat: job.transport === "connect-binary",
-        // JSON also uses HTTP GET for the NO_SIDE_EFFECTS methods (GetWarmPool, ListWarmPools).
+        // JSON also uses HTTP GET for the NO_SIDE_EFFECTS methods (Get*, List*).
         useHttpGet: job.transport === "connect-json",
       };
       return job.http2
@@ -99,6 +111,39 @@ async function invoke(
 ): Promise<JsonValue> {
   const options = { headers };
   switch (method) {
+    case "CreatePrebuild":
+      return toJson(
+        CreatePrebuildResponseSchema,
+        await client.createPrebuild(fromJson(CreatePrebuildRequestSchema, body), options),
+      );
+    case "ListPrebuilds":
+      return toJson(
+        ListPrebuildsResponseSchema,
+        await client.listPrebuilds(fromJson(ListPrebuildsRequestSchema, body), options),
+      );
+    case "GetPrebuild":
+      return toJson(
+        GetPrebuildResponseSchema,
+        await client.getPrebuild(fromJson(GetPrebuildRequestSchema, body), options),
+      );
+    case "CancelPrebuild":
+      return toJson(
+        CancelPrebuildResponseSchema,
+        await client.cancelPrebuild(fromJson(CancelPrebuildRequestSchema, body), options),
+      );
+    case "DeletePrebuild":
+      return toJson(
+        DeletePrebuildResponseSchema,
+        await client.deletePrebuild(fromJson(DeletePrebuildRequestSchema, body), options),
+      );
+    case "CreatePrebuildLogsToken":
+      return toJson(
+        CreatePrebuildLogsTokenResponseSchema,
+        await client.createPrebuildLogsToken(
+          fromJson(CreatePrebuildLogsTokenRequestSchema, body),
+          options,
+        ),
+      );
     case "CreateWarmPool":
       return toJson(
         CreateWarmPoolResponseSchema,
