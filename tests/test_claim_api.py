@@ -101,6 +101,11 @@ async def test_claim_validates_every_field_at_once(
             [("environment_class_id", "value is required")],
         ),
         (
+            # Postgres text cannot hold U+0000: refused as the client's mistake, not a 500.
+            rpb.ClaimInstanceRequest(warm_pool_id=str(uuid.uuid4()), claim_id="a\x00b"),
+            [("claim_id", "must not contain the NUL character (U+0000)")],
+        ),
+        (
             rpb.ClaimInstanceRequest(
                 warm_pool_id=str(uuid.uuid4()), project_id=t.project_id, claim_id="c"
             ),

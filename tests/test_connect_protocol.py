@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -477,3 +478,103 @@ async def test_protocol_rejections_are_counted_in_metrics(
     assert (
         'warmpool_http_responses_total{service="gitpod.v1.PrebuildService",status="415"}' in metrics
     )
+
+
+PROJECT = "b0e12f6c-4c67-429d-a4a6-d9838b5da047"
+
+
+def violations_of(resp: httpx.Response) -> list[tuple[str, str]]:
+    from google.rpc import error_details_pb2
+
+    [detail] = resp.json()["details"]
+    assert detail["type"] == "google.rpc.BadRequest"
+    bad = error_details_pb2.BadRequest.FromString(base64.b64decode(detail["value"] + "=="))
+    return [(v.field, v.description) for v in bad.field_violations]
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "field"),
+    [
+        # protobuf's lenient parser would read these as an empty message (no filter, no spec).
+        ("ListWarmPools", {"filter": "x"}, "filter"),
+        ("ListWarmPools", {"pagination": []}, "pagination"),
+        ("ListPrebuilds", {"filter": {"projectIds": PROJECT}}, "filter.project_ids"),
+        ("CreatePrebuild", {"projectId": PROJECT, "spec": "x"}, "spec"),
+        ("CreatePrebuild", {"projectId": PROJECT, "spec": []}, "spec"),
+        ("CreateWarmPool", {"projectId": 123}, "project_id"),
+        ("CreateWarmPool", {"minSize": True}, "min_size"),
+        ("CreateWarmPool", {"maxSize": {"n": 1}}, "max_size"),
+        ("CreatePrebuild", {"spec": {"timeout": 600}}, "spec.timeout"),
+    ],
+)
+async def test_json_value_of_the_wrong_kind_names_the_field(
+    http: httpx.AsyncClient, tenant: Tenant, method: str, body: dict[str, Any], field: str
+) -> None:
+    resp = await http.post(f"{SERVICE}/{method}", headers=auth(tenant), json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["code"] == "invalid_argument"
+    assert field in [f for f, _ in violations_of(resp)]
+    assert resp.json()["message"].startswith(f"{field}: must be")
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "field"),
+    [
+        ("ListPrebuilds", {"filter": {"phases": ["PREBUILD_PHASE_NOPE"]}}, "filter.phases[0]"),
+        ("ListPrebuilds", {"filter": {"triggeredBy": ["x"]}}, "filter.triggered_by[0]"),
+        ("CreatePrebuild", {"spec": {"desiredPhase": "COMPLETED"}}, "spec.desired_phase"),
+    ],
+)
+async def test_unknown_enum_name_is_invalid_argument_not_dropped(
+    http: httpx.AsyncClient, tenant: Tenant, method: str, body: dict[str, Any], field: str
+) -> None:
+    resp = await http.post(f"{SERVICE}/{method}", headers=auth(tenant), json=body)
+    assert resp.status_code == 400, resp.text
+    [(got, rule)] = violations_of(resp)
+    assert got == field and "names or numbers" in rule
+
+
+async def test_null_and_unknown_fields_stay_accepted(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = {"filter": None, "pagination": {"pageSize": None}, "someFutureField": {"a": [1]}}
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=auth(tenant), json=body)
+    assert resp.status_code == 200, resp.text
+
+
+async def test_deeply_nested_json_is_invalid_argument_naming_the_body(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = b'{"x":' * 100_000 + b"1" + b"}" * 100_000
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=auth(tenant), content=body)
+    assert resp.status_code == 400
+    assert violations_of(resp) == [("body", "is nested too deeply")]
+
+
+def grpc_web(t: Tenant) -> dict[str, str]:
+    return {"Content-Type": "application/grpc-web+proto", "Authorization": f"Bearer {t.admin}"}
+
+
+@pytest.mark.parametrize("encoding", [None, "identity"])
+async def test_grpc_web_message_flagged_compressed_without_encoding_is_invalid_argument(
+    http: httpx.AsyncClient, tenant: Tenant, encoding: str | None
+) -> None:
+    headers = grpc_web(tenant)
+    if encoding:
+        headers["grpc-encoding"] = encoding
+    resp = await http.post(f"{SERVICE}/ListWarmPools", headers=headers, content=b"\x01\0\0\0\0")
+    assert resp.status_code == 200
+    assert resp.headers["grpc-status"] == "3"
+    assert "no grpc-encoding" in resp.headers["grpc-message"]
+
+
+async def test_uncompressed_grpc_web_call_is_served(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = grpc_web(tenant)
+    request = pb.GetWarmPoolRequest(warm_pool_id=str(uuid.uuid4())).SerializeToString()
+    frame = b"\0" + len(request).to_bytes(4, "big") + request
+    resp = await http.post(f"{SERVICE}/GetWarmPool", headers=headers, content=frame)
+    assert resp.status_code == 200
+    # An unknown id: the call reached the service through the replayed body.
+    assert b"grpc-status:5" in resp.content.replace(b" ", b"")

@@ -16,7 +16,7 @@ from google.protobuf.duration_pb2 import Duration
 from server.models import Role
 from server.service.prebuilds import InvalidLogsToken, LogsTokens
 from server.store import tenancy
-from tests.support.clients import ApiClient, RpcFailure
+from tests.support.clients import ApiClient, RpcFailure, make_client
 from tests.support.tenants import Tenant, make_tenant
 
 if TYPE_CHECKING:
@@ -102,6 +102,39 @@ async def test_create_reports_all_field_violations(api: ApiClient, tenant: Tenan
     no_spec = pb.CreatePrebuildRequest(project_id=tenant.project_id)
     err = await failure(api.call("CreatePrebuild", no_spec, tenant.admin))
     assert err.violations == [("spec", "value is required")]
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        Duration(seconds=600, nanos=-5),  # signs differ
+        Duration(seconds=-600, nanos=5),
+        Duration(seconds=600, nanos=2_000_000_000),  # nanos beyond a second
+    ],
+)
+async def test_create_rejects_a_malformed_duration(
+    server: InProcessServer, tenant: Tenant, timeout: Duration
+) -> None:
+    req = pb.CreatePrebuildRequest(project_id=tenant.project_id, spec=pb.PrebuildSpec())
+    req.spec.timeout.CopyFrom(timeout)
+    # Only binary protobuf can carry such a Duration; JSON's "600.5s" form cannot.
+    for transport in ("grpc", "connect-proto"):
+        client = make_client(transport, server.grpc_port, server.http_port)
+        try:
+            err = await failure(client.call("CreatePrebuild", req, tenant.admin))
+        finally:
+            await client.close()
+        assert err.code == "invalid_argument", transport
+        [(field, rule)] = err.violations
+        assert field == "spec.timeout" and rule.startswith("must be a valid Duration")
+
+
+async def test_create_rejects_an_undefined_desired_phase(api: ApiClient, tenant: Tenant) -> None:
+    req = pb.CreatePrebuildRequest(project_id=tenant.project_id, spec=pb.PrebuildSpec())
+    req.spec.desired_phase = 999  # type: ignore[assignment]  # open enum: the wire allows it
+    err = await failure(api.call("CreatePrebuild", req, tenant.admin))
+    assert err.code == "invalid_argument"
+    assert err.violations == [("spec.desired_phase", "must be a defined enum value")]
 
 
 async def test_create_of_unknown_or_foreign_project_is_not_found(

@@ -21,7 +21,7 @@ from server.errors import (
 )
 from server.models import Claim, ClaimOutcome
 from server.service.auth import UNKNOWN_TOKEN, Action, authorize, bearer_token, hash_token
-from server.service.validation import REQUIRED, Violations, normalize_uuid
+from server.service.validation import NO_NUL, REQUIRED, Violations, normalize_uuid
 from server.store import claims as store
 
 if TYPE_CHECKING:
@@ -116,6 +116,8 @@ def check_claim(
         v.add("claim_id", REQUIRED)
     elif len(req.claim_id) > MAX_CLAIM_ID_LENGTH:
         v.add("claim_id", f"must be at most {MAX_CLAIM_ID_LENGTH} characters")
+    elif "\x00" in req.claim_id:
+        v.add("claim_id", NO_NUL)
     v.raise_if_any()
     if req.warm_pool_id:
         return normalize_uuid(req.warm_pool_id), None, None, req.claim_id

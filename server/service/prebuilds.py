@@ -33,6 +33,7 @@ from server.store.warm_pools import PagePosition
 
 if TYPE_CHECKING:
     from gitpod.v1 import prebuild_pb2 as pb
+    from google.protobuf import duration_pb2
 
     from server.store.database import Database
 
@@ -211,6 +212,13 @@ def check_create(req: pb.CreatePrebuildRequest) -> tuple[str, str | None, int | 
     timeout: int | None = None
     if not req.HasField("spec"):
         v.add("spec", REQUIRED)
+    else:
+        v.defined_enum("spec.desired_phase", req.spec.desired_phase, _DEFINED_PHASES)
+    if req.spec.HasField("timeout") and not _valid_duration(req.spec.timeout):
+        v.add(
+            "spec.timeout",
+            "must be a valid Duration (nanos within ±999999999, with the sign of seconds)",
+        )
     elif req.spec.HasField("timeout"):
         seconds = req.spec.timeout.seconds + req.spec.timeout.nanos / 1e9
         if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
@@ -225,6 +233,13 @@ def check_create(req: pb.CreatePrebuildRequest) -> tuple[str, str | None, int | 
         None if class_id is None else normalize_uuid(class_id),
         timeout,
     )
+
+
+def _valid_duration(d: duration_pb2.Duration) -> bool:
+    """What google.protobuf.Duration requires; the binary encoding lets a client send more."""
+    if not -999_999_999 <= d.nanos <= 999_999_999:
+        return False
+    return not (d.seconds > 0 > d.nanos or d.seconds < 0 < d.nanos)
 
 
 def check_list(req: pb.ListPrebuildsRequest) -> PrebuildFilter:

@@ -23,6 +23,8 @@ REQUIRED = "value is required"
 # gRPC's metadata limits by reporting at most this many, then a count of the rest.
 MAX_REPORTED_VIOLATIONS = 10
 UUID_RULE = "must be a valid UUID"
+# Postgres text cannot hold U+0000; a free-text field that carries it is refused as such.
+NO_NUL = "must not contain the NUL character (U+0000)"
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
 
@@ -66,6 +68,10 @@ class Violations:
             if not is_uuid(value):
                 self.add(f"{field}[{i}]", UUID_RULE)
 
+    def defined_enum(self, field: str, value: int, defined: set[int]) -> None:
+        if value not in defined:
+            self.add(field, "must be a defined enum value")
+
     def defined_enums(
         self, field: str, values: Sequence[int], defined: set[int], max_items: int
     ) -> None:
@@ -73,8 +79,7 @@ class Violations:
             self.add(field, f"must contain at most {max_items} items")
             return
         for i, value in enumerate(values):
-            if value not in defined:
-                self.add(f"{field}[{i}]", "must be a defined enum value")
+            self.defined_enum(f"{field}[{i}]", value, defined)
 
     def page_size(self, value: int) -> None:
         self.in_range("pagination.page_size", value, 0, MAX_PAGE_SIZE)

@@ -29,6 +29,7 @@ from warmpool.v1 import runtime_connect, runtime_pb2
 
 from server.errors import FieldViolation, InvalidArgument
 from server.metrics import observe_rpc
+from server.transport.json_input import json_shape_violations
 from server.transport.status import BAD_REQUEST_TYPE_URL, status_from_exception
 
 if TYPE_CHECKING:
@@ -65,17 +66,22 @@ class CompactJSONCodec(Codec[Message, Any]):
         name = message_class.DESCRIPTOR.full_name
         try:
             document = json.loads(data, object_pairs_hook=_no_duplicate_keys)
-        except (ValueError, RecursionError) as exc:  # includes JSON and UTF-8 decode errors
-            raise _invalid(f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise _invalid(FieldViolation("body", "is nested too deeply")) from None
+        except ValueError as exc:  # includes JSON and UTF-8 decode errors
+            raise _invalid(FieldViolation("body", f"is not valid JSON: {exc}")) from None
         if not isinstance(document, dict):
-            raise _invalid(f"request body must be a JSON object ({name})")
+            raise _invalid(FieldViolation("body", f"must be a JSON object ({name})"))
+        violations = json_shape_violations(document, message_class.DESCRIPTOR)
+        if violations:
+            raise _invalid(*violations)
         message = message_class()
         try:
             json_format.ParseDict(document, message, ignore_unknown_fields=True)
         except json_format.ParseError as exc:
-            raise _invalid(f"request body does not match {name}: {exc}") from None
+            raise _invalid(FieldViolation("body", f"does not match {name}: {exc}")) from None
         except (TypeError, ValueError, AttributeError, RecursionError):
-            raise _invalid(f"request body does not match {name}") from None
+            raise _invalid(FieldViolation("body", f"does not match {name}")) from None
         return message
 
 
@@ -86,8 +92,9 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def _invalid(message: str) -> ConnectError:
-    return ConnectError(ConnectCode.INVALID_ARGUMENT, message)
+def _invalid(*violations: FieldViolation) -> ConnectError:
+    """invalid_argument naming each field, with the google.rpc.BadRequest detail."""
+    return _connect_error(InvalidArgument(list(violations)), "decode")
 
 
 CODECS: list[Codec] = [
