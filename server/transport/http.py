@@ -125,8 +125,10 @@ class HttpRouter:
             await _connect_error(counted, 503, "unavailable", "server is shutting down; retry")
             return
         scope = _safe_headers(scope)
-        if not await self._admissible(scope, counted):
+        admitted = await self._admissible(scope, receive, counted)
+        if admitted is None:
             return
+        receive = admitted
         query = scope.get("query_string") or b""
         token = request_query.set(parse_query(query) if query else None)
         try:
@@ -134,7 +136,8 @@ class HttpRouter:
         finally:
             request_query.reset(token)
 
-    async def _admissible(self, scope: Scope, send: Send) -> bool:
+    async def _admissible(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """The `receive` to serve the request with, or None when it was refused here."""
         content_type = _header(scope, b"content-type") or ""
         if content_type.startswith("application/grpc-web"):
             encoding = (_header(scope, b"grpc-encoding") or "").strip().lower()
@@ -145,8 +148,10 @@ class HttpRouter:
                     3,
                     f"grpc-encoding {encoding!r} is not supported; use gzip or identity",
                 )
-                return False
-            return True
+                return None
+            if encoding in ("", "identity"):
+                return await _uncompressed_grpc_web(receive, send, content_type)
+            return receive
         if content_type.startswith("application/grpc"):
             await _grpc_error(
                 send,
@@ -155,7 +160,7 @@ class HttpRouter:
                 "this port serves Connect and gRPC-Web; send gRPC to the gRPC port "
                 "(9090 by default)",
             )
-            return False
+            return None
         length = _header(scope, b"content-length")
         if (
             length is not None
@@ -169,7 +174,7 @@ class HttpRouter:
                 f"request body of {int(length)} bytes exceeds the limit of "
                 f"{self._max_request_bytes} bytes",
             )
-            return False
+            return None
         encoding = (_header(scope, b"content-encoding") or "").strip()
         if scope.get("method") == "GET":
             query = parse_query(scope.get("query_string") or b"")
@@ -177,7 +182,7 @@ class HttpRouter:
             problem = _get_query_problem(query)
             if problem:
                 await _connect_error(send, 400, "invalid_argument", problem)
-                return False
+                return None
         if encoding not in _SUPPORTED_ENCODINGS:
             await _connect_error(
                 send,
@@ -185,8 +190,8 @@ class HttpRouter:
                 "invalid_argument",
                 f"content-encoding {encoding!r} is not supported; use gzip or identity",
             )
-            return False
-        return True
+            return None
+        return receive
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -196,6 +201,36 @@ class HttpRouter:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _uncompressed_grpc_web(receive: Receive, send: Send, content_type: str) -> Receive | None:
+    """Refuse a gRPC-Web message flagged compressed when no grpc-encoding says how.
+
+    connectrpc answers that INTERNAL (as the gRPC specification has it); here it is the
+    client's mistake, so INVALID_ARGUMENT. The body chunks read to see the flag byte are
+    handed on unchanged.
+    """
+    seen: list[dict[str, Any]] = []
+    while True:
+        message = await receive()
+        seen.append(message)
+        if message.get("body") or not message.get("more_body") or message["type"] != "http.request":
+            break
+    body = seen[-1].get("body") or b""
+    if body and body[0] & 1:
+        await _grpc_error(
+            send,
+            content_type,
+            3,
+            "message is flagged compressed but no grpc-encoding was sent: send grpc-encoding "
+            "gzip with it, or send it uncompressed",
+        )
+        return None
+
+    async def replay() -> dict[str, Any]:
+        return seen.pop(0) if seen else await receive()
+
+    return replay
 
 
 def _get_query_problem(query: dict[str, list[str]]) -> str | None:
