@@ -70,19 +70,33 @@ class Endpoints:
     http_port: int
 
 
-async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
+class StoppedBeforeServing(Exception):
+    """SIGTERM/SIGINT arrived during start-up: the server stops without serving."""
+
+
+async def open_database(
+    settings: Settings, stop: asyncio.Event | None = None
+) -> tuple[Database, EmbeddedPostgres | None]:
+    """Start the embedded Postgres (without DATABASE_URL) and open the pool.
+
+    `Database.connect` waits for an unreachable database; once `stop` is set that wait ends
+    with `StoppedBeforeServing`, after stopping the embedded Postgres. Starting the embedded
+    Postgres itself is not interrupted (pgserver runs it in a thread and is bounded): a stop
+    that arrives meanwhile takes effect once it is up, and it is stopped again.
+    """
     embedded = None
     url = settings.database_url
     if not url:
         embedded = EmbeddedPostgres(settings.data_dir)
         url = await embedded.start()
     try:
-        db = await Database.connect(
+        connecting = Database.connect(
             url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             timeout=settings.db_timeout_seconds,
         )
+        db = await (connecting if stop is None else _unless_stopped(connecting, stop))
     except BaseException:
         if embedded is not None:
             await embedded.stop()
@@ -116,14 +130,41 @@ async def serve(
     stop: asyncio.Event,
     on_ready: Callable[[Endpoints], Awaitable[None] | None] | None = None,
 ) -> None:
-    """Run the server until `stop` is set, then shut down gracefully."""
-    db, embedded = await open_database(settings)
+    """Run the server until `stop` is set, then shut down gracefully.
+
+    If `stop` is set during start-up (while waiting for the database, or before the
+    listeners open), return without serving; `on_ready` is then never called.
+    """
     try:
-        await _serve_with_database(settings, db, stop, on_ready)
+        db, embedded = await open_database(settings, stop)
+        try:
+            await _serve_with_database(settings, db, stop, on_ready)
+        finally:
+            await db.close()
+            if embedded is not None:
+                await embedded.stop()
+    except StoppedBeforeServing:
+        log.info("stopped before serving: SIGTERM/SIGINT arrived during start-up")
+
+
+async def _unless_stopped(connecting: Awaitable[Database], stop: asyncio.Event) -> Database:
+    """The database `connecting` opens, unless `stop` is set first: then cancel the attempt
+    (or close what it opened in the meantime) and raise `StoppedBeforeServing`."""
+    attempt = asyncio.ensure_future(connecting)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((attempt, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await db.close()
-        if embedded is not None:
-            await embedded.stop()
+        stopped.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await attempt
+    if not stop.is_set():
+        return attempt.result()
+    if not attempt.cancelled() and attempt.exception() is None:
+        await attempt.result().close()
+    raise StoppedBeforeServing
 
 
 async def _serve_with_database(
@@ -148,6 +189,8 @@ async def _serve_with_database(
                 f"database schema is at version {have}, this server needs {want}: "
                 "run `python -m server migrate` first"
             )
+    if stop.is_set():  # SIGTERM/SIGINT during the steps above: do not start serving
+        raise StoppedBeforeServing
 
     page_tokens = PageTokens(await tenancy.server_key(db, "page_tokens", secrets.token_bytes(32)))
     logs_tokens = LogsTokens(await tenancy.server_key(db, "prebuild_logs", secrets.token_bytes(32)))
