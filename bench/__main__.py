@@ -534,6 +534,16 @@ def limits(rows: list[Row]) -> list[str]:
             f"{extra:,.0f} us more per call on its database statement (asyncpg), the token "
             f"check and the HTTP router, where 0.6x leaves {allowed:,.0f} us for all of it."
         )
+    create = _find(rows, "CreateWarmPool", "Connect JSON (HTTP/1.1)", 32)
+    if create and create.result and create.baseline and "NOT met" in create.target:
+        base, ours = create.baseline, create.result
+        notes.append(
+            f"- CreateWarmPool over Connect JSON, 32 callers: the asyncpg baseline runs only "
+            f"the statements ({1e6 / base.rps:,.0f} us per call at its throughput); warmpool "
+            f"answers in {1e6 / ours.rps:,.0f} us per call, the difference being HTTP, JSON, "
+            f"validation and the response on the server core, where 0.6x leaves "
+            f"{1e6 / (0.6 * base.rps) - 1e6 / base.rps:,.0f} us."
+        )
     claims = [r for r in rows if r.scenario.startswith("ClaimInstance") and "NOT met" in r.target]
     if claims:
         notes.append(
