@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup gen check-gen lint test run migrate bench bench-controller demo clean
+.PHONY: setup gen check-gen lint test fuzz run migrate bench bench-controller demo clean
 
 setup: $(INSTALLED)
 
@@ -37,6 +37,10 @@ lint: setup
 
 test: check-gen lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The hostile-input properties with 2000 examples each instead of make test's 150.
+fuzz: setup
+	WARMPOOL_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest tests/test_reliability_hostile_input.py $(PYTEST_ARGS)
 
 run: setup
 	$(BIN)/python -m server serve
