@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -228,6 +229,10 @@ async def test_sigterm_finishes_in_flight_calls_refuses_new_ones_and_stops_postg
     assert server.stop() == 0
     log = server.log()
     assert "stopping embedded Postgres" in log
+    # The controller ended its loops (between reconcile steps) before the pool closed.
+    stopped = re.search(r"server\.controller\.loop: controller \S+ stopped", log)
+    assert stopped is not None, log
+    assert stopped.start() < log.index("stopping embedded Postgres")
     assert "Traceback" not in log
     from tests.test_e2e_embedded_server import postgres_processes
 
