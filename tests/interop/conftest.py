@@ -22,7 +22,7 @@ from server.models import Role
 from server.service import admin
 from server.store.database import Database
 from tests.interop.matrix import Matrix
-from tests.interop.plan import JSON
+from tests.interop.plan import JSON, Outcome
 from tests.interop.runners import CLIENTS, InteropEnv
 from tests.interop.session import Interop
 from tests.support.clients import GrpcApiClient
@@ -49,6 +49,19 @@ _NOT_COMPLETING = {
     pb.PREBUILD_PHASE_DELETING,
     pb.PREBUILD_PHASE_DELETED,
 }
+
+
+@pytest.fixture(params=list(CLIENTS))
+def client(request: pytest.FixtureRequest) -> str:
+    """Each client row of the matrix (a module may narrow it by defining its own)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def outcomes(interop: Interop, client: str) -> dict[str, Outcome]:
+    """What `client` answered at each step of the shared plan."""
+    return interop.outcomes(client)
 
 
 @pytest.fixture(scope="session")

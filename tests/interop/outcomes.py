@@ -34,6 +34,18 @@ def pages(outcomes: dict[str, Outcome], step: str) -> list[JSON]:
     return found
 
 
+def listed_across_three_pages(outcomes: dict[str, Outcome], step: str, key: str) -> list[JSON]:
+    """The items of a list walked with page size 2 over five items: pages of 2, 2 and 1,
+    each but the last with its own next token, the last with none."""
+    walked = pages(outcomes, step)
+    assert [len(p.get(key, [])) for p in walked] == [2, 2, 1], walked
+    tokens = [p.get("pagination", {}).get("nextToken", "") for p in walked]
+    assert all(tokens[:-1]), tokens
+    assert tokens[-1] == "", tokens
+    assert len(set(tokens[:-1])) == 2, tokens
+    return [item for page in walked for item in page[key]]
+
+
 def error(outcomes: dict[str, Outcome], step: str, code: str) -> dict[str, Any]:
     outcome = outcomes[step]
     assert "error" in outcome, f"{step}: expected {code}, got {outcome}"

@@ -36,11 +36,6 @@ def client(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture
-def outcomes(interop: Interop, client: str) -> dict[str, Outcome]:
-    return interop.outcomes(client)
-
-
 @pytest.mark.interop("errors")
 def test_sdk_raises_its_own_exception_for_each_error(outcomes: dict[str, Outcome]) -> None:
     # `ona_sdk.errors.map_error` is what the SDK's own workflows raise; already_exists has

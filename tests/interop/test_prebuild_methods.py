@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.interop.outcomes import error, ok, pages, timestamp, violations
+from tests.interop.outcomes import error, listed_across_three_pages, ok, timestamp, violations
 from tests.interop.plan import UNKNOWN_PREBUILD_ID
-from tests.interop.runners import CLIENTS
 
 if TYPE_CHECKING:
     from tests.interop.plan import JSON, Outcome
@@ -39,17 +38,6 @@ CREATED = [
     "prebuild_create_to_delete",
     "prebuild_create_fifth",
 ]
-
-
-@pytest.fixture(params=list(CLIENTS))
-def client(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
-@pytest.fixture
-def outcomes(interop: Interop, client: str) -> dict[str, Outcome]:
-    return interop.outcomes(client)
 
 
 def prebuild(outcomes: dict[str, Outcome], step: str) -> dict[str, Any]:
@@ -169,13 +157,7 @@ def test_get_of_a_completed_prebuild_shows_everything_the_controller_recorded(
 def test_list_pages_through_the_filtered_prebuilds_in_creation_order(
     outcomes: dict[str, Outcome],
 ) -> None:
-    walked = pages(outcomes, "prebuild_list_filtered_pages")
-    assert [len(p.get("prebuilds", [])) for p in walked] == [2, 2, 1]
-    tokens = [p.get("pagination", {}).get("nextToken", "") for p in walked]
-    assert all(tokens[:-1]), tokens
-    assert tokens[-1] == "", tokens
-    assert len(set(tokens[:-1])) == 2
-    listed = [p for page in walked for p in page["prebuilds"]]
+    listed = listed_across_three_pages(outcomes, "prebuild_list_filtered_pages", "prebuilds")
     assert listed == [prebuild(outcomes, step) for step in CREATED]
 
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.interop.outcomes import error, ok, pages, pool, timestamp, violations
-from tests.interop.runners import CLIENTS
+from tests.interop.outcomes import error, listed_across_three_pages, ok, pool, timestamp, violations
 
 if TYPE_CHECKING:
     from tests.interop.plan import Outcome
@@ -23,17 +22,6 @@ READY = "WARM_POOL_PHASE_READY"
 PENDING = "WARM_POOL_PHASE_PENDING"
 DELETING = "WARM_POOL_PHASE_DELETING"
 DELETED = "WARM_POOL_PHASE_DELETED"
-
-
-@pytest.fixture(params=list(CLIENTS))
-def client(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
-@pytest.fixture
-def outcomes(interop: Interop, client: str) -> dict[str, Outcome]:
-    return interop.outcomes(client)
 
 
 def sizes(p: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
@@ -126,13 +114,7 @@ def test_get_after_update_shows_the_update(outcomes: dict[str, Outcome]) -> None
 def test_list_pages_through_the_filtered_pools_in_creation_order(
     outcomes: dict[str, Outcome],
 ) -> None:
-    walked = pages(outcomes, "list_filtered_pages")
-    assert [len(p.get("warmPools", [])) for p in walked] == [2, 2, 1]
-    tokens = [p.get("pagination", {}).get("nextToken", "") for p in walked]
-    assert all(tokens[:-1]), tokens
-    assert tokens[-1] == "", tokens
-    assert len(set(tokens[:-1])) == 2
-    listed = [wp for p in walked for wp in p["warmPools"]]
+    listed = listed_across_three_pages(outcomes, "list_filtered_pages", "warmPools")
     created = ["create_min_max", "create_desired", "create_no_sizes", "create_fourth"]
     created.append("create_fifth")  # create_unlisted's class is not in the filter
     assert listed == [pool(outcomes, step) for step in created]
