@@ -19,7 +19,7 @@ from tests.support.clients import RpcFailure, make_client
 from tests.support.postgres import SessionPostgres
 from tests.support.servers import InProcessServer, ServerProcess
 from tests.support.standalone_postgres import StandalonePostgres
-from tests.support.tenants import Tenant, make_tenant
+from tests.support.tenants import Tenant, make_tenant, tenant_on_new_database
 
 DEADLINE = 2.0
 
@@ -43,12 +43,7 @@ class Setup:
 async def setup(pg_dir: Path) -> AsyncIterator[Setup]:
     postgres = StandalonePostgres(pg_dir / "pg")
     postgres.start()
-    db = await Database.connect(postgres.url)
-    try:
-        await migrate(db)
-        tenant = await make_tenant(db)
-    finally:
-        await db.close()
+    tenant = await tenant_on_new_database(postgres.url)
     server = ServerProcess.create(
         pg_dir / "server", database_url=postgres.url, WARMPOOL_DB_TIMEOUT_SECONDS="1"
     )

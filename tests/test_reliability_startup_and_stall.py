@@ -19,12 +19,10 @@ import psutil
 import pytest
 from gitpod.v1 import prebuild_pb2 as pb
 
-from server.store.database import Database
-from server.store.migrate import migrate
 from tests.support.clients import RpcFailure, make_client
 from tests.support.servers import REPO, ServerProcess
 from tests.support.standalone_postgres import StandalonePostgres
-from tests.support.tenants import make_tenant
+from tests.support.tenants import tenant_on_new_database
 from tests.test_e2e_embedded_server import postgres_processes
 
 UNREACHABLE_URL = "postgresql://u:p@127.0.0.1:1/db"  # nothing listens on port 1
@@ -116,12 +114,7 @@ async def test_stalled_database_answers_unavailable_within_twice_the_db_timeout(
     postgres.start()
     server: ServerProcess | None = None
     try:
-        db = await Database.connect(postgres.url)
-        try:
-            await migrate(db)
-            tenant = await make_tenant(db)
-        finally:
-            await db.close()
+        tenant = await tenant_on_new_database(postgres.url)
         server = ServerProcess.create(
             pg_dir / "server",
             database_url=postgres.url,

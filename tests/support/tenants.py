@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from server.models import Role
 from server.service import admin
 from server.store import tenancy
-
-if TYPE_CHECKING:
-    from server.store.database import Database
+from server.store.database import Database
+from server.store.migrate import migrate
 
 
 @dataclass
@@ -63,3 +61,14 @@ async def make_tenant(db: Database, extra_classes: int = 0) -> Tenant:
         _, secret = await admin.create_token(db, org_id, role, role.value)
         tenant.tokens[role] = secret
     return tenant
+
+
+async def tenant_on_new_database(url: str) -> Tenant:
+    """Migrate the (fresh) database at `url` and make one tenant in it, on a short-lived pool:
+    for tests whose server is a separate process on a Postgres of their own."""
+    db = await Database.connect(url)
+    try:
+        await migrate(db)
+        return await make_tenant(db)
+    finally:
+        await db.close()
