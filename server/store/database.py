@@ -16,7 +16,7 @@ import asyncpg
 from server.errors import Unavailable
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,9 @@ class Database:
                 async with conn.transaction():
                     yield conn
 
-    async def _statement(self, kind: str, sql: str, args: tuple[Any, ...]) -> Any:
+    async def _statement(
+        self, run: Callable[..., Awaitable[Any]], sql: str, args: tuple[Any, ...]
+    ) -> Any:
         """One statement on a pooled connection, as `connection()` would run it.
 
         The one-statement helpers are the API's hot path; written out, they skip two
@@ -171,7 +173,7 @@ class Database:
         try:
             conn = await self._acquire()
             try:
-                return await getattr(conn, kind)(sql, *args, timeout=self._timeout)
+                return await run(conn, sql, *args, timeout=self._timeout)
             finally:
                 await self._pool.release(conn)
         except Exception as exc:
@@ -181,18 +183,18 @@ class Database:
             raise translated from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self._statement("fetch", sql, args)
+        rows: list[asyncpg.Record] = await self._statement(asyncpg.Connection.fetch, sql, args)
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self._statement("fetchrow", sql, args)
+        row: asyncpg.Record | None = await self._statement(asyncpg.Connection.fetchrow, sql, args)
         return row
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await self._statement("fetchval", sql, args)
+        return await self._statement(asyncpg.Connection.fetchval, sql, args)
 
     async def execute(self, sql: str, *args: Any) -> str:
-        status: str = await self._statement("execute", sql, args)
+        status: str = await self._statement(asyncpg.Connection.execute, sql, args)
         return status
 
     async def close(self, timeout: float = 5.0) -> None:
