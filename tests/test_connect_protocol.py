@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from gitpod.v1 import prebuild_pb2 as pb
+from google.rpc import error_details_pb2
 
 from tests.support.servers import InProcessServer
 from tests.support.tenants import Tenant
@@ -27,6 +28,18 @@ async def http(server: InProcessServer) -> AsyncIterator[httpx.AsyncClient]:
 
 def auth(t: Tenant, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {t.admin}", "Content-Type": "application/json", **extra}
+
+
+# A well-formed id for requests that are refused before any lookup.
+SOME_PROJECT_ID = "b0e12f6c-4c67-429d-a4a6-d9838b5da047"
+
+
+def violations_of(resp: httpx.Response) -> list[tuple[str, str]]:
+    """The field violations of a Connect error's google.rpc.BadRequest detail."""
+    [detail] = resp.json()["details"]
+    assert detail["type"] == "google.rpc.BadRequest"
+    bad = error_details_pb2.BadRequest.FromString(base64.b64decode(detail["value"] + "=="))
+    return [(v.field, v.description) for v in bad.field_violations]
 
 
 def create_body(t: Tenant, **fields: Any) -> dict[str, Any]:
@@ -319,18 +332,9 @@ async def test_malformed_timeout_header_is_invalid_argument(
 
 async def test_error_carries_bad_request_detail(http: httpx.AsyncClient, tenant: Tenant) -> None:
     resp = await http.post(f"{SERVICE}/GetWarmPool", headers=auth(tenant), json={"warmPoolId": "x"})
-    error = resp.json()
     assert resp.status_code == 400
-    assert error["message"] == "warm_pool_id: must be a valid UUID"
-    [detail] = error["details"]
-    assert detail["type"] == "google.rpc.BadRequest"
-    from google.rpc import error_details_pb2
-
-    raw = base64.b64decode(detail["value"] + "==")
-    bad = error_details_pb2.BadRequest.FromString(raw)
-    assert [(v.field, v.description) for v in bad.field_violations] == [
-        ("warm_pool_id", "must be a valid UUID")
-    ]
+    assert resp.json()["message"] == "warm_pool_id: must be a valid UUID"
+    assert violations_of(resp) == [("warm_pool_id", "must be a valid UUID")]
 
 
 @pytest.mark.parametrize(
@@ -480,27 +484,15 @@ async def test_protocol_rejections_are_counted_in_metrics(
     )
 
 
-PROJECT = "b0e12f6c-4c67-429d-a4a6-d9838b5da047"
-
-
-def violations_of(resp: httpx.Response) -> list[tuple[str, str]]:
-    from google.rpc import error_details_pb2
-
-    [detail] = resp.json()["details"]
-    assert detail["type"] == "google.rpc.BadRequest"
-    bad = error_details_pb2.BadRequest.FromString(base64.b64decode(detail["value"] + "=="))
-    return [(v.field, v.description) for v in bad.field_violations]
-
-
 @pytest.mark.parametrize(
     ("method", "body", "field"),
     [
         # protobuf's lenient parser would read these as an empty message (no filter, no spec).
         ("ListWarmPools", {"filter": "x"}, "filter"),
         ("ListWarmPools", {"pagination": []}, "pagination"),
-        ("ListPrebuilds", {"filter": {"projectIds": PROJECT}}, "filter.project_ids"),
-        ("CreatePrebuild", {"projectId": PROJECT, "spec": "x"}, "spec"),
-        ("CreatePrebuild", {"projectId": PROJECT, "spec": []}, "spec"),
+        ("ListPrebuilds", {"filter": {"projectIds": SOME_PROJECT_ID}}, "filter.project_ids"),
+        ("CreatePrebuild", {"projectId": SOME_PROJECT_ID, "spec": "x"}, "spec"),
+        ("CreatePrebuild", {"projectId": SOME_PROJECT_ID, "spec": []}, "spec"),
         ("CreateWarmPool", {"projectId": 123}, "project_id"),
         ("CreateWarmPool", {"minSize": True}, "min_size"),
         ("CreateWarmPool", {"maxSize": {"n": 1}}, "max_size"),
