@@ -214,19 +214,8 @@ def check_create(req: pb.CreatePrebuildRequest) -> tuple[str, str | None, int | 
         v.add("spec", REQUIRED)
     else:
         v.defined_enum("spec.desired_phase", req.spec.desired_phase, _DEFINED_PHASES)
-    if req.spec.HasField("timeout") and not _valid_duration(req.spec.timeout):
-        v.add(
-            "spec.timeout",
-            "must be a valid Duration (nanos within ±999999999, with the sign of seconds)",
-        )
-    elif req.spec.HasField("timeout"):
-        seconds = req.spec.timeout.seconds + req.spec.timeout.nanos / 1e9
-        if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
-            v.add(
-                "spec.timeout",
-                f"must be between {MIN_TIMEOUT_SECONDS}s and {MAX_TIMEOUT_SECONDS}s",
-            )
-        timeout = int(seconds)
+    if req.spec.HasField("timeout"):
+        timeout = _timeout_seconds(req.spec.timeout, v)
     v.raise_if_any()
     return (
         normalize_uuid(req.project_id),
@@ -235,11 +224,23 @@ def check_create(req: pb.CreatePrebuildRequest) -> tuple[str, str | None, int | 
     )
 
 
-def _valid_duration(d: duration_pb2.Duration) -> bool:
-    """What google.protobuf.Duration requires; the binary encoding lets a client send more."""
-    if not -999_999_999 <= d.nanos <= 999_999_999:
-        return False
-    return not (d.seconds > 0 > d.nanos or d.seconds < 0 < d.nanos)
+def _timeout_seconds(d: duration_pb2.Duration, v: Violations) -> int | None:
+    """spec.timeout in whole seconds, or None after recording why it is refused.
+
+    Binary protobuf can carry a Duration that google.protobuf.Duration forbids (nanos beyond
+    a second, or of the other sign than seconds); JSON cannot.
+    """
+    if not -999_999_999 <= d.nanos <= 999_999_999 or d.seconds * d.nanos < 0:
+        v.add(
+            "spec.timeout",
+            "must be a valid Duration (nanos within ±999999999, with the sign of seconds)",
+        )
+        return None
+    seconds = d.seconds + d.nanos / 1e9
+    if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
+        v.add("spec.timeout", f"must be between {MIN_TIMEOUT_SECONDS}s and {MAX_TIMEOUT_SECONDS}s")
+        return None
+    return int(seconds)
 
 
 def check_list(req: pb.ListPrebuildsRequest) -> PrebuildFilter:
